@@ -1,0 +1,47 @@
+"""create_app(settings): the one place that wires Kassa together."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kassa import __version__
+from kassa.api import health
+from kassa.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from kassa.api.runtime import Runtime
+from kassa.auth import endpoints as organization_endpoints
+from kassa.config import Settings
+from kassa.customers import endpoints as customer_endpoints
+from kassa.db.engine import Database, make_database
+from kassa.errors import (
+    KassaError,
+    http_error_handler,
+    kassa_error_handler,
+    unexpected_error_handler,
+    validation_error_handler,
+)
+
+
+def create_app(settings: Settings, database: Database | None = None, *, embedded: bool = False) -> FastAPI:
+    """Build the ASGI app; `embedded` also runs the background services in this process."""
+    db = database or make_database(settings.database_url)
+    app = FastAPI(
+        title="Kassa API",
+        version=__version__,
+        description="Self-hostable crypto checkout, wire-compatible with the Copperx API.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = Runtime(settings=settings, db=db)
+    app.add_exception_handler(KassaError, kassa_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(Exception, unexpected_error_handler)
+    app.include_router(health.router)
+    app.include_router(organization_endpoints.router)
+    app.include_router(customer_endpoints.router)
+    # Outermost first: the request id wraps everything, so even a 413 carries one.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app

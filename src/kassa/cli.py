@@ -1,0 +1,195 @@
+"""The `kassa` command: serve | api | worker | migrate | org | apikey."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from typing import Literal
+
+import click
+
+from kassa.config import DEFAULT_HOST, DEFAULT_PORT, ConfigError, Settings, load_settings
+from kassa.logs import configure_logging
+
+
+def _settings(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Settings:
+    try:
+        settings = load_settings(host=host, port=port)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    configure_logging(settings.log_level, json=settings.log_json)
+    return settings
+
+
+@click.group()
+def main() -> None:
+    """Kassa: self-hostable crypto checkout."""
+
+
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Embedded mode: the whole service in one process, migrations applied on start."""
+    from kassa.db.migrate import upgrade
+    from kassa.server import run_server
+
+    settings = _settings(host, port)
+    upgrade(settings.database_url)
+    run_server(settings, host, port, embedded=True)
+
+
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+def api(host: str, port: int) -> None:
+    """Scale-out mode: a stateless API process (run `kassa migrate` first)."""
+    from kassa.server import run_server
+
+    run_server(_settings(host, port), host, port, embedded=False)
+
+
+@main.command()
+def worker() -> None:
+    """Scale-out mode: a background job worker."""
+    from kassa.jobs.worker import run_worker
+
+    run_worker(_settings())
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations (safe to run from several processes at once)."""
+    from kassa.db.migrate import upgrade
+
+    upgrade(_settings().database_url)
+    click.echo("migrations applied", err=True)
+
+
+@main.group()
+def org() -> None:
+    """Organizations."""
+
+
+@org.command("create")
+@click.argument("name")
+@click.option("--live", is_flag=True, help="Issue a live-mode key instead of a test-mode one.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def org_create(name: str, live: bool, as_json: bool) -> None:
+    """Create an organization and its first secret API key (shown once)."""
+    from kassa.auth.organizations import create_organization
+    from kassa.db.engine import make_database
+    from kassa.db.migrate import upgrade
+    from kassa.errors import KassaError
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    database = make_database(settings.database_url, pool_size=1)
+    mode: Literal["test", "live"] = "live" if live else "test"
+    try:
+        with database.write_sessions() as db:
+            organization, issued = create_organization(db, settings.clock, name, mode)
+            db.commit()
+    except KassaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        database.dispose()
+    if as_json:
+        click.echo(json.dumps({"organizationId": str(organization.id), "apiKey": issued.secret}))
+    else:
+        click.echo(f"organization {organization.id} ({organization.name})")
+        click.echo(f"{mode} API key (shown once, keep it safe): {issued.secret}")
+
+
+@main.group()
+def apikey() -> None:
+    """API keys."""
+
+
+@apikey.command("create")
+@click.argument("organization_id", type=click.UUID)
+@click.option("--live", is_flag=True)
+@click.option("--name", default="default", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def apikey_create(organization_id: uuid.UUID, live: bool, name: str, as_json: bool) -> None:
+    """Issue another secret key for an organization."""
+    from kassa.auth.keys import issue_key
+    from kassa.auth.organizations import get_organization
+    from kassa.db.engine import make_database
+    from kassa.errors import KassaError
+
+    settings = _settings()
+    database = make_database(settings.database_url, pool_size=1)
+    try:
+        with database.write_sessions() as db:
+            organization = get_organization(db, organization_id)
+            issued = issue_key(db, settings.clock, organization, "live" if live else "test", name)
+            db.commit()
+    except KassaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        database.dispose()
+    if as_json:
+        click.echo(json.dumps({"id": str(issued.api_key.id), "apiKey": issued.secret, "mode": issued.api_key.mode}))
+    else:
+        click.echo(f"{issued.api_key.id} {issued.api_key.mode} {issued.secret}")
+
+
+@apikey.command("list")
+@click.argument("organization_id", type=click.UUID)
+@click.option("--json", "as_json", is_flag=True)
+def apikey_list(organization_id: uuid.UUID, as_json: bool) -> None:
+    """List an organization's keys (prefixes only: secrets are never stored)."""
+    from kassa.auth.keys import list_keys
+    from kassa.db.engine import make_database
+
+    settings = _settings()
+    database = make_database(settings.database_url, pool_size=1)
+    try:
+        with database.read_sessions() as db:
+            keys = list_keys(db, organization_id)
+    finally:
+        database.dispose()
+    rows = [
+        {
+            "id": str(k.id),
+            "name": k.name,
+            "mode": k.mode,
+            "prefix": k.prefix,
+            "createdAt": k.created_at.isoformat(),
+            "revokedAt": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in keys
+    ]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        state = f"revoked {row['revokedAt']}" if row["revokedAt"] else "active"
+        click.echo(f"{row['id']}  {row['mode']}  {row['prefix']}…  {row['name']}  {state}")
+
+
+@apikey.command("revoke")
+@click.argument("key_id", type=click.UUID)
+def apikey_revoke(key_id: uuid.UUID) -> None:
+    """Revoke a key at once; requests with it get 401 from then on."""
+    from kassa.auth.keys import revoke_key
+    from kassa.db.engine import make_database
+    from kassa.errors import KassaError
+
+    settings = _settings()
+    database = make_database(settings.database_url, pool_size=1)
+    try:
+        with database.write_sessions() as db:
+            revoke_key(db, settings.clock, key_id)
+            db.commit()
+    except KassaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        database.dispose()
+    click.echo(f"revoked {key_id}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -1,0 +1,92 @@
+"""One settings object, built once at start-up and passed in (no module-level global)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from kassa.clock import Clock, SystemClock
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    public_url: str
+    log_level: str = "INFO"
+    log_json: bool = True
+    config_file: Path | None = None
+    # Raw TOML document of KASSA_CONFIG; domains (chains, assets) read their own sections from it.
+    file_config: Mapping[str, Any] = field(default_factory=dict)
+    clock: Clock = field(default_factory=SystemClock)
+    max_body_bytes: int = 1024 * 1024
+    idempotency_ttl_seconds: int = 24 * 3600
+    # An in-flight idempotency key older than this is taken to belong to a crashed request.
+    idempotency_stale_seconds: int = 60
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    clock: Clock | None = None,
+) -> Settings:
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("KASSA_DATA_DIR", "./.kassa")).expanduser()
+    database_url = env.get("KASSA_DATABASE_URL") or f"sqlite:///{(data_dir / 'kassa.db').as_posix()}"
+    database_url = _normalise_database_url(database_url)
+    public_url = (env.get("KASSA_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/")
+    if not public_url.startswith(("http://", "https://")):
+        raise ConfigError("KASSA_PUBLIC_URL must be an absolute http(s) URL")
+    config_file: Path | None = None
+    file_config: dict[str, Any] = {}
+    if raw := env.get("KASSA_CONFIG"):
+        config_file = Path(raw).expanduser()
+        try:
+            file_config = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"KASSA_CONFIG: no such file {config_file}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"KASSA_CONFIG: {config_file} is not valid TOML: {exc}") from exc
+    log_level = env.get("KASSA_LOG_LEVEL", "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError("KASSA_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        public_url=public_url,
+        log_level=log_level,
+        log_json=env.get("KASSA_LOG_FORMAT", "json") != "console",
+        config_file=config_file,
+        file_config=file_config,
+        clock=clock or SystemClock(),
+    )
+
+
+def _normalise_database_url(url: str) -> str:
+    # Operators paste libpq-style URLs; SQLAlchemy needs the driver named to pick psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith(("sqlite", "postgresql+psycopg://")):
+        return url
+    raise ConfigError("KASSA_DATABASE_URL must be a sqlite:/// or postgresql:// URL")

@@ -1,0 +1,137 @@
+"""Test infrastructure: real databases built by the migrations, and a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import psycopg
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from kassa.app import create_app
+from kassa.auth.keys import Mode
+from kassa.auth.organizations import create_organization
+from kassa.config import Settings, load_settings
+from kassa.db.engine import Database, make_database
+from kassa.db.migrate import upgrade
+
+Backend = Literal["sqlite", "postgresql"]
+POSTGRES_URL = os.environ.get("KASSA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class TestClock:
+    """Real time plus an offset tests can move, so a shared server still behaves like a live one."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._offset += delta
+
+
+def worker_suffix() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def fresh_database_url(backend: Backend, tmp_dir: Path, name: str) -> str:
+    """A new, empty database: a file for SQLite, a freshly created database on the PostgreSQL server."""
+    if backend == "sqlite":
+        return f"sqlite:///{(tmp_dir / f'{name}.db').as_posix()}"
+    db_name = f"kassa_{name}_{worker_suffix()}".lower()
+    base = make_url(POSTGRES_URL)
+    with psycopg.connect(
+        base.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    return base.set(drivername="postgresql+psycopg", database=db_name).render_as_string(hide_password=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    settings: Settings
+    database: Database
+    clock: TestClock
+    backend: Backend
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def client(self, api_key: str | None = None, **headers: str) -> httpx.Client:
+        all_headers = dict(headers)
+        if api_key:
+            all_headers["Authorization"] = f"Bearer {api_key}"
+        return httpx.Client(base_url=self.base_url, headers=all_headers, timeout=30)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.database.dispose()
+
+
+def start_server(backend: Backend, database_url: str, *, data_dir: Path, **overrides: Any) -> LiveServer:
+    upgrade(database_url)
+    port = free_port()
+    clock = TestClock()
+    settings = load_settings(
+        {"KASSA_DATA_DIR": str(data_dir), "KASSA_DATABASE_URL": database_url, "KASSA_LOG_LEVEL": "WARNING"},
+        port=port,
+        clock=clock,
+    ).with_overrides(**overrides)
+    database = make_database(settings.database_url)
+    app = create_app(settings, database)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True, name=f"uvicorn-{backend}")
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    return LiveServer(f"http://127.0.0.1:{port}", settings, database, clock, backend, server, thread)
+
+
+@dataclass
+class Merchant:
+    """An organization with one API key and a client that sends it."""
+
+    organization_id: uuid.UUID
+    api_key: str
+    mode: Mode
+    http: httpx.Client
+
+
+@contextmanager
+def merchant(live: LiveServer, *, name: str = "Test Shop", mode: Mode = "test") -> Iterator[Merchant]:
+    with live.database.write_sessions() as db:
+        org, issued = create_organization(db, live.clock, name, mode)
+        db.commit()
+    with live.client(issued.secret) as http:
+        yield Merchant(organization_id=org.id, api_key=issued.secret, mode=mode, http=http)
