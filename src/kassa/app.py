@@ -11,9 +11,11 @@ from kassa.api import health
 from kassa.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from kassa.api.runtime import Runtime
 from kassa.auth import endpoints as organization_endpoints
+from kassa.catalog import endpoints as catalog_endpoints
 from kassa.config import Settings
 from kassa.customers import endpoints as customer_endpoints
 from kassa.db.engine import Database, make_database
+from kassa.discounts import endpoints as discount_endpoints
 from kassa.errors import (
     KassaError,
     http_error_handler,
@@ -21,6 +23,7 @@ from kassa.errors import (
     unexpected_error_handler,
     validation_error_handler,
 )
+from kassa.taxes import endpoints as tax_endpoints
 
 
 def create_app(settings: Settings, database: Database | None = None, *, embedded: bool = False) -> FastAPI:
@@ -40,7 +43,13 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
     app.add_exception_handler(Exception, unexpected_error_handler)
     app.include_router(health.router)
     app.include_router(organization_endpoints.router)
-    app.include_router(customer_endpoints.router)
+    for router in (
+        customer_endpoints.router,
+        catalog_endpoints.router,
+        tax_endpoints.router,
+        discount_endpoints.router,
+    ):
+        app.include_router(router)
     # Outermost first: the request id wraps everything, so even a 413 carries one.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

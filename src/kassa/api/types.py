@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
@@ -86,3 +86,14 @@ def _check_http_url(value: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+
+
+def _visibility(value: Any) -> Any:
+    # The contract types visibility as a string enum of the numbers 10 and 20; clients send either form.
+    if isinstance(value, str) and value.strip() in ("10", "20"):
+        return int(value)
+    return value
+
+
+# Copperx's EntityVisibility: shown on the dashboard (10) or API-only (20). Kept and echoed.
+Visibility = Annotated[Literal[10, 20], BeforeValidator(_visibility)]

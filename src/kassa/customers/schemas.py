@@ -4,10 +4,10 @@ import re
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints
 
 from kassa.api.schemas import AddressIn, ApiModel, Name, OutModel, Str200
-from kassa.api.types import Metadata, Timestamp
+from kassa.api.types import Metadata, Timestamp, Visibility
 
 _PHONE_RE = re.compile(r"^\+?[0-9][0-9 ().\-]{2,38}$")
 
@@ -18,15 +18,7 @@ def _check_phone(value: str) -> str:
     return value
 
 
-def _visibility(value: Any) -> Any:
-    # The contract types visibility as a string enum of the numbers 10 and 20; clients send either form.
-    if isinstance(value, str) and value.strip() in ("10", "20"):
-        return int(value)
-    return value
-
-
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_check_phone)]
-Visibility = Annotated[Literal[10, 20], BeforeValidator(_visibility)]
 Email = Annotated[EmailStr, StringConstraints(max_length=320)]
 
 

@@ -28,7 +28,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     with _locked_connection(url) as conn:
         cfg = alembic_config(url)
         cfg.attributes["connection"] = conn
