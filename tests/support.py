@@ -27,6 +27,20 @@ from kassa.db.engine import Database, make_database
 from kassa.db.migrate import upgrade
 
 Backend = Literal["sqlite", "postgresql"]
+LOCAL_CHAIN_ID = 31337
+# A local testnet that checkout sessions may name; nothing in these tests talks to its RPC URL.
+TEST_CHAINS: dict[str, Any] = {
+    "chains": [
+        {
+            "id": LOCAL_CHAIN_ID,
+            "name": "Local",
+            "testnet": True,
+            "rpc_url": "http://127.0.0.1:9",
+            "confirmations": 2,
+            "assets": [{"currency": "usdc", "address": "0x" + "11" * 20, "decimals": 6}],
+        }
+    ]
+}
 POSTGRES_URL = os.environ.get("KASSA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -103,9 +117,9 @@ def start_server(backend: Backend, database_url: str, *, data_dir: Path, **overr
         {"KASSA_DATA_DIR": str(data_dir), "KASSA_DATABASE_URL": database_url, "KASSA_LOG_LEVEL": "WARNING"},
         port=port,
         clock=clock,
-    ).with_overrides(**overrides)
+    ).with_overrides(**({"file_config": TEST_CHAINS} | overrides))
     database = make_database(settings.database_url)
-    app = create_app(settings, database)
+    app = create_app(settings, database, embedded=True)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True, name=f"uvicorn-{backend}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -11,7 +14,10 @@ from kassa.api import health
 from kassa.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from kassa.api.runtime import Runtime
 from kassa.auth import endpoints as organization_endpoints
+from kassa.background import Background
 from kassa.catalog import endpoints as catalog_endpoints
+from kassa.chains.registry import build_registry
+from kassa.checkout import endpoints as checkout_endpoints
 from kassa.config import Settings
 from kassa.customers import endpoints as customer_endpoints
 from kassa.db.engine import Database, make_database
@@ -29,14 +35,26 @@ from kassa.taxes import endpoints as tax_endpoints
 def create_app(settings: Settings, database: Database | None = None, *, embedded: bool = False) -> FastAPI:
     """Build the ASGI app; `embedded` also runs the background services in this process."""
     db = database or make_database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        background = Background(settings, db)
+        if embedded:
+            background.start()
+        try:
+            yield
+        finally:
+            background.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Kassa API",
         version=__version__,
         description="Self-hostable crypto checkout, wire-compatible with the Copperx API.",
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.runtime = Runtime(settings=settings, db=db)
+    app.state.runtime = Runtime(settings=settings, db=db, chains=build_registry(settings.file_config))
     app.add_exception_handler(KassaError, kassa_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
@@ -48,6 +66,7 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
         catalog_endpoints.router,
         tax_endpoints.router,
         discount_endpoints.router,
+        checkout_endpoints.router,
     ):
         app.include_router(router)
     # Outermost first: the request id wraps everything, so even a 413 carries one.

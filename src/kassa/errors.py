@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -10,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+_NAMED_RULE = re.compile(r"^([A-Za-z][A-Za-z0-9_.]*): ")
 
 
 class KassaError(Exception):
@@ -24,8 +27,16 @@ class KassaError(Exception):
 
 
 class BadRequest(KassaError):
+    """A 400. A message that names a field ("quantity: must be at least 1") is sent as a one-item list, the
+    shape validation errors have, so clients read every field error the same way."""
+
     status_code = 400
     code = "bad_request"
+
+    def __init__(self, message: str | Sequence[str], *, code: str | None = None) -> None:
+        if isinstance(message, str) and _NAMED_RULE.match(message):
+            message = [message]
+        super().__init__(message, code=code)
 
 
 class Unauthorized(KassaError):
@@ -72,10 +83,14 @@ def validation_messages(errors: Sequence[Any]) -> list[str]:
         loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "header")]
         # Pydantic names the branch of a union or a validator function in loc; these mean nothing to a client.
         loc = [part for part in loc if not part.startswith(("function-", "union[", "json-or-python"))]
-        field = ".".join(loc) if loc else "body"
         msg = str(err.get("msg", "is invalid"))
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
+        # A model-level rule names its own field ("interval: is required …"): graft it onto the path.
+        if match := _NAMED_RULE.match(msg):
+            loc.append(match.group(1))
+            msg = msg[match.end() :]
+        field = ".".join(loc) if loc else "body"
         if err.get("type") == "missing":
             msg = "is required"
         elif err.get("type") == "model_attributes_type" and field == "body":

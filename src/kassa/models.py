@@ -2,7 +2,25 @@
 
 from kassa.api.models import IdempotencyRecord
 from kassa.auth.models import ApiKey, Organization
+from kassa.catalog import models as catalog_models
+from kassa.checkout import models as checkout_models
 from kassa.customers.models import Customer
 from kassa.db.base import Base
+from kassa.discounts import models as discount_models
+from kassa.events import models as event_models
+from kassa.jobs import models as job_models
+from kassa.taxes import models as tax_models
 
-__all__ = ["ApiKey", "Base", "Customer", "IdempotencyRecord", "Organization"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Customer",
+    "IdempotencyRecord",
+    "Organization",
+    "catalog_models",
+    "checkout_models",
+    "discount_models",
+    "event_models",
+    "job_models",
+    "tax_models",
+]

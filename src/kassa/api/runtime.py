@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kassa.chains.registry import ChainRegistry
 from kassa.config import Settings
 from kassa.db.engine import Database
 
@@ -12,3 +13,4 @@ from kassa.db.engine import Database
 class Runtime:
     settings: Settings
     db: Database
+    chains: ChainRegistry

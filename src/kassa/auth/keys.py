@@ -29,7 +29,12 @@ class Principal:
 
     organization_id: uuid.UUID
     mode: Mode
-    api_key_id: uuid.UUID
+    api_key_id: uuid.UUID | None = None  # None for work done by Kassa itself (jobs, the hosted page)
+
+    @classmethod
+    def of(cls, organization_id: uuid.UUID, mode: str) -> Principal:
+        """The owner of a stored object, for work Kassa does on its behalf."""
+        return cls(organization_id=organization_id, mode="live" if mode == "live" else "test")
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 import threading
 
+from kassa.background import make_runner
 from kassa.config import Settings
 from kassa.db.engine import make_database
-from kassa.jobs.runner import JobRunner
 from kassa.logs import get_logger
 
 log = get_logger("kassa.worker")
@@ -18,7 +18,7 @@ def run_worker(settings: Settings) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    runner = JobRunner(settings, database)
+    runner = make_runner(settings, database)
     log.info("worker started")
     try:
         runner.run_until(stop)

@@ -1,0 +1,37 @@
+"""The background services of a process: the job runner with its sweeps (and, later, chain watchers)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from kassa.checkout.jobs import sweep_expired
+from kassa.config import Settings
+from kassa.db.engine import Database
+from kassa.jobs.runner import JobRunner, Periodic
+
+EXPIRY_SWEEP_SECONDS = 15.0
+
+
+def make_runner(settings: Settings, database: Database) -> JobRunner:
+    # Importing the job modules registers their kinds.
+    import kassa.checkout.jobs  # noqa: F401
+
+    return JobRunner(settings, database, periodic=[Periodic("expiry sweep", EXPIRY_SWEEP_SECONDS, sweep_expired)])
+
+
+@dataclass
+class Background:
+    settings: Settings
+    database: Database
+    threads: list[tuple[threading.Thread, threading.Event]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.threads.append(make_runner(self.settings, self.database).start_thread())
+
+    def stop(self) -> None:
+        for _, stop in self.threads:
+            stop.set()
+        for thread, _ in self.threads:
+            thread.join(timeout=10)
+        self.threads.clear()

@@ -1,0 +1,81 @@
+"""Puts a session's numbers in place: reads its lines, discount and tax rates, runs `amounts`, stores totals.
+
+Used at creation and again whenever the buyer changes something that moves them (a promotion code, a
+pay-what-you-want amount)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kassa.auth.keys import Principal
+from kassa.checkout import amounts
+from kassa.checkout.models import CheckoutSession
+from kassa.discounts.redemption import AppliedDiscount
+from kassa.taxes.models import TaxRate
+
+
+def discount_snapshot(applied: AppliedDiscount) -> dict[str, Any]:
+    return {
+        "couponId": str(applied.coupon_id),
+        "promotionCodeId": str(applied.promotion_code_id),
+        "code": applied.code,
+        "name": applied.name,
+        "percentOffE4": applied.percent_off_e4,
+        "amountOff": applied.amount_off,
+        "currency": applied.currency,
+    }
+
+
+def discount_input(session: CheckoutSession) -> amounts.DiscountInput | None:
+    if not session.discount:
+        return None
+    return amounts.DiscountInput(
+        percent_off_e4=session.discount.get("percentOffE4"), amount_off=session.discount.get("amountOff")
+    )
+
+
+def line_rate_ids(session: CheckoutSession) -> list[list[str]]:
+    """Each line's tax rates: its own, or else the session's."""
+    return [li.tax_rate_ids or list(session.tax_rate_ids) for li in session.line_items]
+
+
+def tax_rates_by_id(db: Session, principal: Principal, ids: set[str]) -> dict[str, TaxRate]:
+    if not ids:
+        return {}
+    rows = db.scalars(
+        select(TaxRate).where(
+            TaxRate.organization_id == principal.organization_id,
+            TaxRate.mode == principal.mode,
+            TaxRate.id.in_([uuid.UUID(i) for i in ids]),
+        )
+    )
+    return {str(r.id): r for r in rows}
+
+
+def apply_totals(db: Session, principal: Principal, session: CheckoutSession) -> None:
+    per_line = line_rate_ids(session)
+    rates = tax_rates_by_id(db, principal, {i for ids in per_line for i in ids})
+    inputs = [
+        amounts.LineInput(
+            unit_amount=li.unit_amount or 0,
+            quantity=li.quantity,
+            tax_rates=tuple(amounts.TaxRateInput(i, rates[i].percentage_e4, rates[i].type == "inclusive") for i in ids),
+        )
+        for li, ids in zip(session.line_items, per_line, strict=True)
+    ]
+    totals = amounts.compute_totals(inputs, discount_input(session))
+    for li, line in zip(session.line_items, totals.lines, strict=True):
+        li.amount_subtotal = line.subtotal
+        li.amount_discount = line.discount
+        li.amount_tax = line.tax
+        li.amount_total = line.total
+        li.taxes = [{"taxRateId": t.tax_rate_id, "amount": t.amount, "inclusive": t.inclusive} for t in line.taxes]
+    session.amount_subtotal = totals.subtotal
+    session.amount_discount = totals.discount
+    session.amount_tax = totals.tax
+    session.amount_total = totals.total
+    session.amount_pending = any(li.unit_amount is None for li in session.line_items)

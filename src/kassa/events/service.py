@@ -1,0 +1,68 @@
+"""The one function every state change uses to record its event (the transactional outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kassa.clock import Clock
+from kassa.events.models import Event
+
+API_VERSION = "2023-01-11"
+# Hooks run in the same transaction after an event row is written (webhook fan-out registers one).
+_after_emit: list[Any] = []
+
+
+def on_emit(hook: Any) -> None:
+    _after_emit.append(hook)
+
+
+def emit(
+    db: Session,
+    clock: Clock,
+    *,
+    organization_id: uuid.UUID,
+    mode: str,
+    type: str,
+    object_type: str,
+    object_id: uuid.UUID,
+    data: dict[str, Any],
+) -> Event:
+    now = clock.now()
+    event = Event(
+        organization_id=organization_id,
+        mode=mode,
+        created_at=now,
+        updated_at=now,
+        type=type,
+        object_type=object_type,
+        object_id=object_id,
+        data=data,
+    )
+    db.add(event)
+    db.flush()
+    for hook in _after_emit:
+        hook(db, clock, event)
+    return event
+
+
+def envelope(event: Event) -> dict[str, Any]:
+    """Copperx's webhook envelope."""
+    return {
+        "id": str(event.id),
+        "apiVersion": API_VERSION,
+        "created": int(event.created_at.timestamp() * 1000),
+        "object": "event",
+        "type": event.type,
+        "data": {"object": event.data},
+    }
+
+
+def events_for(db: Session, object_id: uuid.UUID, type: str | None = None) -> list[Event]:
+    stmt = select(Event).where(Event.object_id == object_id).order_by(Event.created_at, Event.id)
+    if type is not None:
+        stmt = stmt.where(Event.type == type)
+    return list(db.scalars(stmt))
