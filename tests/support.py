@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import socket
 import threading
@@ -63,7 +65,21 @@ class TestClock:
 
 
 def worker_suffix() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # The process id keeps concurrent test runs on one PostgreSQL server out of each other's databases.
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+
+
+_created_databases: list[str] = []
+
+
+def _drop_created_databases() -> None:
+    base = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    with contextlib.suppress(psycopg.Error), psycopg.connect(base, autocommit=True) as conn:
+        for name in _created_databases:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+atexit.register(_drop_created_databases)
 
 
 def fresh_database_url(backend: Backend, tmp_dir: Path, name: str) -> str:
@@ -77,6 +93,7 @@ def fresh_database_url(backend: Backend, tmp_dir: Path, name: str) -> str:
     ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{db_name}"')
+    _created_databases.append(db_name)
     return base.set(drivername="postgresql+psycopg", database=db_name).render_as_string(hide_password=False)
 
 

@@ -460,10 +460,35 @@ def test_fifty_parallel_redemptions_of_ten_succeed_exactly_ten_times(
     assert rejection(live, shop, "ten") == "limit_reached"
 
 
-def test_coupon_limit_refusal_leaves_the_code_counter_alone(live: LiveServer, shop: Merchant) -> None:
-    coupon = make(shop, maxRedemptions=2, promotionCodeData={"data": [{"code": "LOOSE", "maxRedemptions": 2}]})
-    shop.http.put(f"/api/v1/coupons/{coupon['id']}", json={"name": "x", "maxRedemptions": 1})
+@pytest.mark.parametrize(("coupon_max", "code_max"), [(5, 1), (1, 5)])
+def test_a_refused_redemption_counts_on_neither_side(
+    live: LiveServer, shop: Merchant, coupon_max: int, code_max: int
+) -> None:
+    """Whichever limit refuses, the other counter is not moved either (both UPDATEs share one savepoint)."""
+    coupon = make(shop, maxRedemptions=5, promotionCodeData={"data": [{"code": "BOTH", "maxRedemptions": code_max}]})
+    shop.http.put(f"/api/v1/coupons/{coupon['id']}", json={"name": "x", "maxRedemptions": coupon_max})
     code_id = coupon["promotionCodes"][0]["id"]
     assert [redeem(live, shop, code_id) for _ in range(3)] == [True, False, False]
     got = get(shop, coupon["id"])
     assert (got["timesRedeemed"], got["promotionCodes"][0]["timesRedeemed"]) == (1, 1)
+
+
+def test_archiving_during_redemptions(live: LiveServer, shop: Merchant) -> None:
+    """Archive and redemptions lock the same rows in the same order: no deadlock, and every count is kept."""
+    coupon = make(shop, "BUSY")
+    code_id = coupon["promotionCodes"][0]["id"]
+
+    def attempt(i: int) -> str:
+        if i == 10:
+            return str(shop.http.post(f"/api/v1/coupons/{coupon['id']}/archive").status_code)
+        try:
+            return "counted" if redeem(live, shop, code_id) else "limit"
+        except PromotionCodeRejected as exc:
+            return exc.reason
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(attempt, range(20)))
+    assert outcomes.count("200") == 1
+    assert set(outcomes) <= {"200", "counted", "disabled"}
+    got = get(shop, coupon["id"])
+    assert got["timesRedeemed"] == got["promotionCodes"][0]["timesRedeemed"] == outcomes.count("counted")

@@ -8,6 +8,7 @@ from kassa.auth.keys import IssuedKey, Mode, issue_key
 from kassa.auth.models import Organization
 from kassa.clock import Clock
 from kassa.errors import BadRequest, NotFound
+from kassa.payments.deposit import default_dev_wallet
 
 
 def create_organization(db: Session, clock: Clock, name: str, mode: Mode) -> tuple[Organization, IssuedKey]:
@@ -18,6 +19,7 @@ def create_organization(db: Session, clock: Clock, name: str, mode: Mode) -> tup
     org = Organization(name=name, created_at=now, updated_at=now, status="active", kind="business", customer_seq=0)
     db.add(org)
     db.flush()
+    default_dev_wallet(db, clock, org.id)
     return org, issue_key(db, clock, org, mode)
 
 

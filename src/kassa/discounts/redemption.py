@@ -134,14 +134,17 @@ def _increment_both(db: Session, promo: PromotionCode, now: datetime) -> bool:
     coupons = cast(Table, Coupon.__table__)
     savepoint = db.begin_nested()
     try:
-        counted = _increment(db, codes, promo.id, codes.c.is_active.is_(True), _not_reached(codes.c.expired_at, now))
-        counted = counted and _increment(
+        # Coupon row first, then the code: the order in which archiving locks them, so the two cannot deadlock.
+        counted = _increment(
             db,
             coupons,
             promo.coupon_id,
             coupons.c.is_enable.is_(True),
             coupons.c.is_archived.is_(False),
             _not_reached(coupons.c.redeem_by, now),
+        )
+        counted = counted and _increment(
+            db, codes, promo.id, codes.c.is_active.is_(True), _not_reached(codes.c.expired_at, now)
         )
     except BaseException:
         savepoint.rollback()

@@ -26,6 +26,7 @@ from kassa.db.types import new_id
 from kassa.discounts.redemption import PromotionCodeRejected, validate_promotion_code
 from kassa.errors import BadRequest, NotFound
 from kassa.jobs.queue import enqueue
+from kassa.payments.deposit import assign_addresses
 from kassa.taxes.service import get_active_tax_rates
 
 DEFAULT_LIFETIME = timedelta(hours=1)
@@ -130,6 +131,7 @@ def create_session(
     apply_totals(db, principal, session)
     db.add(session)
     db.flush()
+    assign_addresses(db, clock, chains, session)
     enqueue(db, clock, expire_session_job, session.id, run_at=expires_at)
     return session
 

@@ -1,0 +1,246 @@
+"""The built-in dev chain: a real EVM (py-evm through eth-tester) in this process, served as JSON-RPC.
+
+Accounts come from the usual dev mnemonic and hold 10,000 ETH and 1,000,000 test USDC and USDT each. The test
+tokens and the Kassa forwarder factory are deployed at start. Blocks are mined on every transaction and on a
+timer, so confirmations advance. The chain lives in memory: a restart starts a new chain with a new genesis
+(its timestamp is the start time), which the watcher notices and rescans.
+
+`eth_getLogs` is answered from our own index of logs by block: eth-tester's own filter walks every
+transaction in the range, which made 200-block scans take seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_utils import to_checksum_address
+from web3 import EthereumTesterProvider
+from web3.types import RPCEndpoint
+
+from kassa.chains.contracts import artifact, call_data
+from kassa.chains.registry import DEV_CHAIN_ID, Asset, Chain
+
+MNEMONIC = "test test test test test test test test test test test junk"
+HD_PATH = "m/44'/60'/0'/0"
+ACCOUNTS = 10
+ETH = 10**18
+START_ETH = 10_000 * ETH
+START_TOKENS = 1_000_000  # whole tokens per account and token
+TOKEN_DECIMALS = 6
+Account.enable_unaudited_hdwallet_features()
+
+
+class RpcError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DevContracts:
+    usdc: str
+    usdt: str
+    factory: str
+
+
+def dev_private_key(index: int) -> str:
+    return Account.from_mnemonic(MNEMONIC, account_path=f"{HD_PATH}/{index}").key.hex()
+
+
+class DevChain:
+    def __init__(self, *, confirmations: int = 2, block_seconds: float = 1.0) -> None:
+        genesis = PyEVMBackend.generate_genesis_params(overrides={"timestamp": int(time.time())})
+        backend = PyEVMBackend.from_mnemonic(
+            MNEMONIC,
+            num_accounts=ACCOUNTS,
+            hd_path=HD_PATH,
+            genesis_parameters=genesis,
+            genesis_state_overrides={"balance": START_ETH},
+        )
+        # eth-tester fixes its chain id on a class it builds per backend; ours is 1337.
+        type(backend.chain).chain_id = DEV_CHAIN_ID
+        self.tester = EthereumTester(backend=backend)
+        self.provider = EthereumTesterProvider(self.tester)
+        self.confirmations = confirmations
+        self.block_seconds = block_seconds
+        self.lock = threading.RLock()
+        self._logs: dict[int, list[dict[str, Any]]] = {}
+        self._indexed_to = 0
+        self.accounts: list[str] = list(self.tester.get_accounts())
+        self.contracts = self._deploy()
+
+    # --- set-up ---------------------------------------------------------------------------------------
+
+    def _deploy(self) -> DevContracts:
+        owner = self.accounts[0]
+        token = artifact("TestStablecoin")
+        usdc = self._create(owner, token.deploy_data(["string", "string", "uint8"], ["Test USD Coin", "USDC", 6]))
+        usdt = self._create(owner, token.deploy_data(["string", "string", "uint8"], ["Test Tether USD", "USDT", 6]))
+        factory = self._create(owner, artifact("KassaForwarderFactory").bytecode)
+        for account in self.accounts:
+            for address in (usdc, usdt):
+                self.mint(address, account, START_TOKENS * 10**TOKEN_DECIMALS)
+        return DevContracts(usdc=usdc, usdt=usdt, factory=factory)
+
+    def _create(self, sender: str, data: bytes) -> str:
+        with self.lock:
+            tx = self.tester.send_transaction({"from": sender, "data": "0x" + data.hex(), "gas": 5_000_000})
+            receipt = self.tester.get_transaction_receipt(tx)
+        if receipt["status"] != 1 or not receipt["contract_address"]:
+            raise RuntimeError("dev chain contract deployment failed")
+        return to_checksum_address(receipt["contract_address"])
+
+    def chain(self, public_url: str) -> Chain:
+        return Chain(
+            id=DEV_CHAIN_ID,
+            name="Kassa Dev Chain",
+            testnet=True,
+            assets=(
+                Asset("usdc", self.contracts.usdc, TOKEN_DECIMALS, "USDC", "Test USD Coin"),
+                Asset("usdt", self.contracts.usdt, TOKEN_DECIMALS, "USDT", "Test Tether USD"),
+            ),
+            rpc_url=f"{public_url}/devnet/rpc",
+            confirmations=self.confirmations,
+            explorer_name="Kassa Dev Chain",
+            explorer_tx_url=f"{public_url}/devnet/tx/{{hash}}",
+            factory_address=self.contracts.factory,
+            max_block_range=1000,
+            poll_seconds=0.5,
+        )
+
+    # --- actions --------------------------------------------------------------------------------------
+
+    def mint(self, token: str, to: str, raw_amount: int) -> str:
+        return self.transact(self.accounts[0], token, call_data("mint(address,uint256)", ["address", "uint256"],
+                                                                [to_checksum_address(to), raw_amount]))
+
+    def transfer(self, token: str, sender: str, to: str, raw_amount: int) -> str:
+        data = call_data("transfer(address,uint256)", ["address", "uint256"], [to_checksum_address(to), raw_amount])
+        return self.transact(sender, token, data)
+
+    def transact(self, sender: str, to: str, data: bytes) -> str:
+        with self.lock:
+            tx: str = self.tester.send_transaction(
+                {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": 500_000}
+            )
+            self._index()
+            return tx
+
+    def fund(self, address: str, amount: int, currency: str) -> str:
+        """The faucet: `amount` in whole-token units of eth, usdc or usdt."""
+        currency = currency.lower()
+        if currency == "eth":
+            with self.lock:
+                tx: str = self.tester.send_transaction(
+                    {"from": self.accounts[0], "to": to_checksum_address(address), "value": amount * ETH, "gas": 21000}
+                )
+                self._index()
+                return tx
+        token = {"usdc": self.contracts.usdc, "usdt": self.contracts.usdt}.get(currency)
+        if token is None:
+            raise ValueError("currency must be eth, usdc or usdt")
+        return self.mint(token, address, amount * 10**TOKEN_DECIMALS)
+
+    def mine(self, blocks: int = 1) -> None:
+        with self.lock:
+            self.tester.mine_blocks(blocks)
+
+    def run_miner(self, stop: threading.Event) -> None:
+        while not stop.wait(self.block_seconds):
+            self.mine()
+
+    # --- JSON-RPC -------------------------------------------------------------------------------------
+
+    def rpc(self, method: str, params: list[Any]) -> Any:
+        with self.lock:
+            if method == "eth_chainId":
+                return hex(DEV_CHAIN_ID)
+            if method == "net_version":
+                return str(DEV_CHAIN_ID)
+            if method == "eth_getLogs":
+                return self._get_logs(params[0] if params else {})
+            response = self.provider.make_request(RPCEndpoint(method), params)
+            if "error" in response:
+                error = response["error"]
+                if isinstance(error, dict):
+                    raise RpcError(int(error.get("code", -32000)), str(error.get("message", "error")))
+                raise RpcError(-32000, str(error))
+            if method in ("eth_sendRawTransaction", "eth_sendTransaction"):
+                self._index()
+            return response.get("result")
+
+    def _index(self) -> None:
+        head = self.tester.get_block_by_number("latest")["number"]
+        for number in range(self._indexed_to + 1, head + 1):
+            block = self.tester.get_block_by_number(number)
+            logs = []
+            for tx_hash in block["transactions"]:
+                receipt = self.tester.get_transaction_receipt(tx_hash)
+                for log in receipt["logs"]:
+                    logs.append(
+                        {
+                            "address": to_checksum_address(log["address"]).lower(),
+                            "topics": [_hex(t) for t in log["topics"]],
+                            "data": _hex(log["data"]),
+                            "blockNumber": hex(number),
+                            "blockHash": block["hash"],
+                            "transactionHash": tx_hash,
+                            "transactionIndex": hex(receipt["transaction_index"]),
+                            "logIndex": hex(log["log_index"]),
+                            "removed": False,
+                        }
+                    )
+            self._logs[number] = logs
+        self._indexed_to = max(self._indexed_to, head)
+
+    def _get_logs(self, spec: dict[str, Any]) -> list[dict[str, Any]]:
+        self._index()
+        head = self._indexed_to
+        start = _block_number(spec.get("fromBlock", "latest"), head)
+        end = _block_number(spec.get("toBlock", "latest"), head)
+        addresses = spec.get("address")
+        if isinstance(addresses, str):
+            addresses = [addresses]
+        wanted = {a.lower() for a in addresses} if addresses else None
+        topics = spec.get("topics") or []
+        out = []
+        for number in range(max(start, 0), min(end, head) + 1):
+            for log in self._logs.get(number, []):
+                if wanted is not None and log["address"] not in wanted:
+                    continue
+                if _topics_match(log["topics"], topics):
+                    out.append(log)
+        return out
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    text = str(value)
+    return text if text.startswith("0x") else "0x" + text
+
+
+def _block_number(tag: Any, head: int) -> int:
+    if tag in ("latest", "safe", "finalized", "pending", None):
+        return head
+    if tag == "earliest":
+        return 0
+    return int(tag, 16) if isinstance(tag, str) else int(tag)
+
+
+def _topics_match(log_topics: list[str], wanted: list[Any]) -> bool:
+    for position, want in enumerate(wanted):
+        if want is None:
+            continue
+        if position >= len(log_topics):
+            return False
+        options = [want] if isinstance(want, str) else want
+        if log_topics[position].lower() not in {o.lower() for o in options}:
+            return False
+    return True
