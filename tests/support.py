@@ -21,7 +21,9 @@ import psycopg
 import uvicorn
 from sqlalchemy.engine import make_url
 
+from kassa.api.runtime import Runtime
 from kassa.app import create_app
+from kassa.chains.devnet import DevChain
 from kassa.auth.keys import Mode
 from kassa.auth.organizations import create_organization
 from kassa.config import Settings, load_settings
@@ -120,6 +122,24 @@ class LiveServer:
             all_headers["Authorization"] = f"Bearer {api_key}"
         return httpx.Client(base_url=self.base_url, headers=all_headers, timeout=30)
 
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.server.config.app.state.runtime  # type: ignore[attr-defined]
+        return runtime
+
+    @property
+    def devnet(self) -> DevChain:
+        assert self.runtime.devnet is not None, "this server runs no dev chain"
+        return self.runtime.devnet
+
+    def advance(self, delta: timedelta) -> None:
+        """Move Kassa's clock, and the dev chain's block time with it, so chain-aware expiry sees time pass."""
+        self.clock.advance(delta)
+        if delta > timedelta() and self.runtime.devnet is not None:
+            with self.devnet.lock:
+                latest = self.devnet.tester.get_block_by_number("latest")["timestamp"]
+                self.devnet.tester.time_travel(max(int(self.clock.now().timestamp()), latest + 1))
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
@@ -134,7 +154,7 @@ def start_server(backend: Backend, database_url: str, *, data_dir: Path, **overr
         {"KASSA_DATA_DIR": str(data_dir), "KASSA_DATABASE_URL": database_url, "KASSA_LOG_LEVEL": "WARNING"},
         port=port,
         clock=clock,
-    ).with_overrides(**({"file_config": TEST_CHAINS} | overrides))
+    ).with_overrides(**({"file_config": TEST_CHAINS, "devnet_block_seconds": 0.5} | overrides))
     database = make_database(settings.database_url)
     app = create_app(settings, database, embedded=True)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")

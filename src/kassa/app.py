@@ -16,8 +16,10 @@ from kassa.api.runtime import Runtime
 from kassa.auth import endpoints as organization_endpoints
 from kassa.background import Background
 from kassa.catalog import endpoints as catalog_endpoints
+from kassa.chains.devnet import DevChain
 from kassa.chains.registry import build_registry
 from kassa.checkout import endpoints as checkout_endpoints
+from kassa.checkout import pages as checkout_pages
 from kassa.config import Settings
 from kassa.customers import endpoints as customer_endpoints
 from kassa.db.engine import Database, make_database
@@ -36,9 +38,20 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
     """Build the ASGI app; `embedded` also runs the background services in this process."""
     db = database or make_database(settings.database_url)
 
+    devnet_on = settings.devnet if settings.devnet is not None else embedded
+    devnet = (
+        DevChain(confirmations=settings.devnet_confirmations, block_seconds=settings.devnet_block_seconds)
+        if devnet_on
+        else None
+    )
+    chains = build_registry(settings.file_config)
+    if devnet is not None:
+        chains = chains.with_chain(devnet.chain(settings.public_url))
+    runtime = Runtime(settings=settings, db=db, chains=chains, devnet=devnet)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        background = Background(settings, db)
+        background = Background(settings, db, runtime)
         if embedded:
             background.start()
         try:
@@ -54,7 +67,7 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.runtime = Runtime(settings=settings, db=db, chains=build_registry(settings.file_config))
+    app.state.runtime = runtime
     app.add_exception_handler(KassaError, kassa_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
@@ -69,6 +82,7 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
         checkout_endpoints.router,
     ):
         app.include_router(router)
+    checkout_pages.install(app)  # the hosted page at /pay/{id}, its static files and security headers
     # Outermost first: the request id wraps everything, so even a 413 carries one.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

@@ -1,14 +1,16 @@
-"""The background services of a process: the job runner with its sweeps (and, later, chain watchers)."""
+"""The background services of a process: the job runner with its sweeps, the dev chain and chain watchers."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 
+from kassa.api.runtime import Runtime
 from kassa.checkout.jobs import sweep_expired
 from kassa.config import Settings
 from kassa.db.engine import Database
 from kassa.jobs.runner import JobRunner, Periodic
+from kassa.payments.services import start_chain_services
 
 EXPIRY_SWEEP_SECONDS = 15.0
 
@@ -24,10 +26,14 @@ def make_runner(settings: Settings, database: Database) -> JobRunner:
 class Background:
     settings: Settings
     database: Database
+    runtime: Runtime | None = None
     threads: list[tuple[threading.Thread, threading.Event]] = field(default_factory=list)
 
     def start(self) -> None:
         self.threads.append(make_runner(self.settings, self.database).start_thread())
+        if self.runtime is not None:
+            watchers = self.settings.watchers is not False
+            self.threads.extend(start_chain_services(self.runtime, watchers=watchers))
 
     def stop(self) -> None:
         for _, stop in self.threads:

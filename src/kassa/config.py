@@ -34,6 +34,12 @@ class Settings:
     idempotency_ttl_seconds: int = 24 * 3600
     # An in-flight idempotency key older than this is taken to belong to a crashed request.
     idempotency_stale_seconds: int = 60
+    # The built-in dev chain: None = on in embedded mode (`kassa serve`), off otherwise.
+    devnet: bool | None = None
+    devnet_block_seconds: float = 1.0
+    devnet_confirmations: int = 2
+    # Chain watchers in this process: None = on in embedded mode.
+    watchers: bool | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -71,6 +77,12 @@ def load_settings(
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError("KASSA_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
     return Settings(
+        devnet=_flag(env.get("KASSA_DEVNET")),
+        devnet_block_seconds=_positive_float(env.get("KASSA_DEVNET_BLOCK_SECONDS", "1"), "KASSA_DEVNET_BLOCK_SECONDS"),
+        devnet_confirmations=int(
+            _positive_float(env.get("KASSA_DEVNET_CONFIRMATIONS", "2"), "KASSA_DEVNET_CONFIRMATIONS")
+        ),
+        watchers=_flag(env.get("KASSA_WATCHERS")),
         data_dir=data_dir,
         database_url=database_url,
         public_url=public_url,
@@ -90,3 +102,23 @@ def _normalise_database_url(url: str) -> str:
     if url.startswith(("sqlite", "postgresql+psycopg://")):
         return url
     raise ConfigError("KASSA_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+
+
+def _flag(raw: str | None) -> bool | None:
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"expected a boolean (1/0, true/false), got {raw!r}")
+
+
+def _positive_float(raw: str, name: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0")
+    return value

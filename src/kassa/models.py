@@ -9,6 +9,7 @@ from kassa.db.base import Base
 from kassa.discounts import models as discount_models
 from kassa.events import models as event_models
 from kassa.jobs import models as job_models
+from kassa.payments import models as payment_models
 from kassa.taxes import models as tax_models
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "discount_models",
     "event_models",
     "job_models",
+    "payment_models",
     "tax_models",
 ]

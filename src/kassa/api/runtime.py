@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kassa.chains.devnet import DevChain
 from kassa.chains.registry import ChainRegistry
 from kassa.config import Settings
 from kassa.db.engine import Database
@@ -14,3 +15,4 @@ class Runtime:
     settings: Settings
     db: Database
     chains: ChainRegistry
+    devnet: DevChain | None = None

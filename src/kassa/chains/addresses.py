@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from kassa.chains.contracts import create2_address, forwarder_init_code
 
@@ -24,5 +25,7 @@ def session_salt(session_id: uuid.UUID) -> bytes:
 def deposit_address(factory: str, session_id: uuid.UUID, splits: list[Split]) -> str:
     recipients = [to_checksum_address(s.address) for s in splits]
     return create2_address(
-        to_checksum_address(factory), session_salt(session_id), forwarder_init_code(recipients, [s.percentage for s in splits])
+        to_checksum_address(factory),
+        session_salt(session_id),
+        forwarder_init_code(recipients, [s.percentage for s in splits]),
     )

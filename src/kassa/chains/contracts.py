@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 BUILD_DIR = Path(__file__).parent / "contracts" / "build"
 # keccak256("Transfer(address,address,uint256)")
@@ -32,9 +34,9 @@ def artifact(name: str) -> Artifact:
     return Artifact(name=name, abi=raw["abi"], bytecode=bytes.fromhex(raw["bytecode"][2:]))
 
 
-def forwarder_init_code(recipients: list[str], percentages: list[int]) -> bytes:
+def forwarder_init_code(recipients: Sequence[str], percentages: Sequence[int]) -> bytes:
     return artifact("KassaForwarder").deploy_data(
-        ["address[]", "uint256[]"], [[to_checksum_address(r) for r in recipients], percentages]
+        ["address[]", "uint256[]"], [[to_checksum_address(r) for r in recipients], list(percentages)]
     )
 
 

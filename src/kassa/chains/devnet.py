@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
 from eth_tester import EthereumTester, PyEVMBackend
-from eth_utils import to_checksum_address
-from web3 import EthereumTesterProvider
+from eth_utils.address import to_checksum_address
+from web3 import EthereumTesterProvider, Web3
 from web3.types import RPCEndpoint
 
 from kassa.chains.contracts import artifact, call_data
@@ -50,7 +51,8 @@ class DevContracts:
 
 
 def dev_private_key(index: int) -> str:
-    return Account.from_mnemonic(MNEMONIC, account_path=f"{HD_PATH}/{index}").key.hex()
+    key: bytes = Account.from_mnemonic(MNEMONIC, account_path=f"{HD_PATH}/{index}").key
+    return "0x" + key.hex()
 
 
 class DevChain:
@@ -67,6 +69,8 @@ class DevChain:
         type(backend.chain).chain_id = DEV_CHAIN_ID
         self.tester = EthereumTester(backend=backend)
         self.provider = EthereumTesterProvider(self.tester)
+        # web3's middleware turns JSON-RPC parameters (hex quantities) into what eth-tester expects.
+        self._request = self.provider.request_func(Web3(self.provider), Web3(self.provider).middleware_onion)
         self.confirmations = confirmations
         self.block_seconds = block_seconds
         self.lock = threading.RLock()
@@ -117,8 +121,11 @@ class DevChain:
     # --- actions --------------------------------------------------------------------------------------
 
     def mint(self, token: str, to: str, raw_amount: int) -> str:
-        return self.transact(self.accounts[0], token, call_data("mint(address,uint256)", ["address", "uint256"],
-                                                                [to_checksum_address(to), raw_amount]))
+        return self.transact(
+            self.accounts[0],
+            token,
+            call_data("mint(address,uint256)", ["address", "uint256"], [to_checksum_address(to), raw_amount]),
+        )
 
     def transfer(self, token: str, sender: str, to: str, raw_amount: int) -> str:
         data = call_data("transfer(address,uint256)", ["address", "uint256"], [to_checksum_address(to), raw_amount])
@@ -165,7 +172,10 @@ class DevChain:
                 return str(DEV_CHAIN_ID)
             if method == "eth_getLogs":
                 return self._get_logs(params[0] if params else {})
-            response = self.provider.make_request(RPCEndpoint(method), params)
+            try:
+                response = self._request(RPCEndpoint(method), params)
+            except Exception as exc:  # eth-tester raises its own validation and transaction errors
+                raise RpcError(-32000, f"{type(exc).__name__}: {exc}") from exc
             if "error" in response:
                 error = response["error"]
                 if isinstance(error, dict):
@@ -173,7 +183,7 @@ class DevChain:
                 raise RpcError(-32000, str(error))
             if method in ("eth_sendRawTransaction", "eth_sendTransaction"):
                 self._index()
-            return response.get("result")
+            return to_wire(response.get("result"))
 
     def _index(self) -> None:
         head = self.tester.get_block_by_number("latest")["number"]
@@ -217,6 +227,21 @@ class DevChain:
                 if _topics_match(log["topics"], topics):
                     out.append(log)
         return out
+
+
+def to_wire(value: Any) -> Any:
+    """Back to JSON-RPC's wire format: quantities as hex strings, bytes as 0x-hex."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return hex(value)
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {k: to_wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_wire(v) for v in value]
+    return value
 
 
 def _hex(value: Any) -> str:

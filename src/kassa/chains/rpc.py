@@ -20,7 +20,9 @@ class HttpRpc:
     def __init__(self, url: str) -> None:
         self.url = url
         # Raw make_request: the watcher wants JSON-RPC values as the node sends them, not web3's formatting.
-        self.provider = HTTPProvider(url, request_kwargs={"timeout": RPC_TIMEOUT_SECONDS}, exception_retry_configuration=None)
+        self.provider = HTTPProvider(
+            url, request_kwargs={"timeout": RPC_TIMEOUT_SECONDS}, exception_retry_configuration=None
+        )
 
     def call(self, method: str, params: list[Any]) -> Any:
         try:

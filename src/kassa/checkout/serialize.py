@@ -19,6 +19,8 @@ from kassa.checkout.models import CheckoutSession
 from kassa.checkout.pricing import line_rate_ids, tax_rates_by_id
 from kassa.customers.models import Customer
 from kassa.customers.service import to_out as customer_out
+from kassa.payments.cursors import chain_heads
+from kassa.payments.serialize import address_dict, load_for_sessions, transfer_dict
 from kassa.taxes.models import TaxRate
 from kassa.taxes.schemas import format_percentage_e4
 
@@ -61,6 +63,8 @@ def session_dicts(db: Session, public_url: str, sessions: list[CheckoutSession],
     lines = [li for s in sessions for li in s.line_items]
     prices = {p.id: p for p in _load(db, Price, {li.price_id for li in lines})}
     products = {p.id: p for p in _load(db, Product, {li.product_id for li in lines})}
+    addresses, transfers = load_for_sessions(db, [s.id for s in sessions])
+    heads = chain_heads(db, {t.chain_id for ts in transfers.values() for t in ts})
     customers: dict[uuid.UUID, Customer] = {}
     if not slim:
         customers = {c.id: c for c in _load(db, Customer, {s.customer_id for s in sessions if s.customer_id})}
@@ -74,7 +78,17 @@ def session_dicts(db: Session, public_url: str, sessions: list[CheckoutSession],
                 for li, ids in zip(session.line_items, per_line, strict=True)
             ],
         }
+        deposits = {a.chain_id: a for a in addresses.get(session.id, [])}
+        session_transfers = transfers.get(session.id, [])
         item["paymentIntent"] = _payment_intent(session)
+        item["paymentIntent"]["transactions"] = [
+            transfer_dict(t, deposits.get(t.chain_id), heads) for t in session_transfers if t.state != "orphaned"
+        ]
+        if session.status in ("open", "incomplete") and any(
+            t.state == "pending" and t.kind == "payment" for t in session_transfers
+        ):
+            item["paymentIntent"]["status"] = "processing"
+        item["addresses"] = [address_dict(a) for a in addresses.get(session.id, [])]
         item["amountDetails"] = _amount_details(session)
         item["discounts"] = _discounts(session)
         if not slim:
@@ -88,7 +102,6 @@ def session_dicts(db: Session, public_url: str, sessions: list[CheckoutSession],
                     "customFields": {"fields": _custom_fields(session)},
                     "customerData": session.customer_data,
                     "customerUpdate": session.customer_update,
-                    "addresses": [],
                     "taxRateIds": list(session.tax_rate_ids),
                 }
             )
@@ -249,6 +262,6 @@ def _payment_intent(session: CheckoutSession) -> dict[str, Any]:
         # Required by the contract; Kassa has no stored payment methods, so it is the nil UUID.
         "paymentMethodId": "00000000-0000-0000-0000-000000000000",
         "paymentMethodTypes": ["wallet"],
-        "transactions": [],
+        "transactions": [],  # filled by session_dicts
         "canceledAt": _ts(session.canceled_at),
     }

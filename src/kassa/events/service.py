@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -12,12 +14,27 @@ from kassa.clock import Clock
 from kassa.events.models import Event
 
 API_VERSION = "2023-01-11"
+EmitHook = Callable[[Session, Clock, Event], None]
 # Hooks run in the same transaction after an event row is written (webhook fan-out registers one).
-_after_emit: list[Any] = []
+_after_emit: list[EmitHook] = []
+# Modules that register hooks every emitting process needs: loaded on the first emit, so no process (API,
+# worker, watcher, CLI) can write an event without its webhook deliveries because it forgot an import.
+HOOK_MODULES = ("kassa.webhooks.fanout",)
+_hooks_loaded = False
 
 
-def on_emit(hook: Any) -> None:
-    _after_emit.append(hook)
+def on_emit(hook: EmitHook) -> None:
+    """Register a hook once (registering the same function again is a no-op)."""
+    if hook not in _after_emit:
+        _after_emit.append(hook)
+
+
+def _load_hooks() -> None:
+    global _hooks_loaded
+    if not _hooks_loaded:
+        for module in HOOK_MODULES:
+            importlib.import_module(module)
+        _hooks_loaded = True
 
 
 def emit(
@@ -31,6 +48,7 @@ def emit(
     object_id: uuid.UUID,
     data: dict[str, Any],
 ) -> Event:
+    _load_hooks()
     now = clock.now()
     event = Event(
         organization_id=organization_id,

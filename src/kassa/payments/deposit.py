@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,9 @@ def splits_for(db: Session, session: CheckoutSession, entry: dict[str, Any]) -> 
     return None
 
 
-def assign_addresses(db: Session, clock: Clock, chains: ChainRegistry, session: CheckoutSession) -> list[DepositAddress]:
+def assign_addresses(
+    db: Session, clock: Clock, chains: ChainRegistry, session: CheckoutSession
+) -> list[DepositAddress]:
     rows = []
     now = clock.now()
     for entry in session.payment_setting.get("allowedChains", []):
@@ -52,6 +54,8 @@ def assign_addresses(db: Session, clock: Clock, chains: ChainRegistry, session: 
         if splits is None:
             continue  # no withdrawal address: the chain is not offered
         address = deposit_address(chain.factory_address, session.id, splits)
+        asset = chain.asset(session.currency)
+        assert asset is not None
         row = DepositAddress(
             session_id=session.id,
             organization_id=session.organization_id,
@@ -61,6 +65,16 @@ def assign_addresses(db: Session, clock: Clock, chains: ChainRegistry, session: 
             factory_address=to_checksum_address(chain.factory_address),
             salt="0x" + session_salt(session.id).hex(),
             recipients=[{"address": to_checksum_address(s.address), "percentage": s.percentage} for s in splits],
+            asset={
+                "currency": asset.currency,
+                "address": to_checksum_address(asset.address),
+                "decimals": asset.decimals,
+                "symbol": asset.symbol,
+                "name": asset.name,
+            },
+            chain_name=chain.name,
+            explorer_name=chain.explorer_name,
+            explorer_tx_url=chain.explorer_tx_url,
             created_at=now,
         )
         db.add(row)

@@ -28,6 +28,12 @@ class DepositAddress(IdMixin, Base):
     factory_address: Mapped[str] = mapped_column(String(42), nullable=False)
     salt: Mapped[str] = mapped_column(String(66), nullable=False)
     recipients: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    # What was offered, as it was: {currency, address, decimals, symbol, name} of the token, and the chain's
+    # name and explorer, so the session renders the same even if the configuration changes later.
+    asset: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    chain_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    explorer_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    explorer_tx_url: Mapped[str] = mapped_column(String(300), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 

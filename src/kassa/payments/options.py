@@ -9,10 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from eth_utils.address import to_checksum_address
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kassa.api.runtime import Runtime
+from kassa.chains.registry import DEV_CHAIN_ID
 from kassa.checkout.models import CheckoutSession
+from kassa.errors import BadRequest
+from kassa.payments.crediting import confirmed_total
+from kassa.payments.cursors import chain_heads
+from kassa.payments.models import ChainTransfer, DepositAddress
+from kassa.payments.recording import to_raw_amount
 
 
 @dataclass(frozen=True)
@@ -58,25 +66,95 @@ class PaymentProgress:
 
 def payment_options(db: Session, runtime: Runtime, session: CheckoutSession) -> list[PaymentOption]:
     """The chains and tokens this session can be paid with, preferred chain first."""
-    return []
+    due = _amount_due(db, session)
+    preferred = session.payment_setting.get("preferredChainId")
+    options = []
+    for deposit in db.scalars(select(DepositAddress).where(DepositAddress.session_id == session.id)):
+        chain = runtime.chains.get(deposit.chain_id)
+        asset = deposit.asset
+        raw_due = to_raw_amount(due, int(asset["decimals"]))
+        address = to_checksum_address(deposit.address)
+        token = to_checksum_address(asset["address"])
+        options.append(
+            PaymentOption(
+                chain_id=deposit.chain_id,
+                chain_name=deposit.chain_name,
+                currency=asset["currency"],
+                symbol=asset["symbol"],
+                token_address=token,
+                decimals=int(asset["decimals"]),
+                deposit_address=address,
+                amount_due=due,
+                amount_due_raw=raw_due,
+                eip681_uri=f"ethereum:{token}@{deposit.chain_id}/transfer?address={address}&uint256={raw_due}",
+                rpc_url=chain.rpc_url if chain is not None else None,
+                explorer_tx_url=deposit.explorer_tx_url,
+                preferred=deposit.chain_id == preferred,
+            )
+        )
+    return sorted(options, key=lambda o: (not o.preferred, o.chain_id))
+
+
+def _amount_due(db: Session, session: CheckoutSession) -> int:
+    return max(session.amount_total - confirmed_total(db, session.id), 0)
 
 
 def payment_progress(db: Session, runtime: Runtime, session: CheckoutSession) -> PaymentProgress:
+    transfers = list(
+        db.scalars(
+            select(ChainTransfer)
+            .where(ChainTransfer.session_id == session.id, ChainTransfer.state != "orphaned")
+            .order_by(ChainTransfer.block_number, ChainTransfer.log_index)
+        )
+    )
+    heads = chain_heads(db, {t.chain_id for t in transfers})
+    views = []
+    for t in transfers:
+        chain = runtime.chains.get(t.chain_id)
+        required = chain.confirmations if chain is not None else 1
+        head = heads.get(t.chain_id, t.block_number)
+        state = t.state if t.kind == "payment" else ("late" if t.kind in ("late", "after_completion") else "unmatched")
+        views.append(
+            TransferView(
+                tx_hash=t.tx_hash,
+                chain_id=t.chain_id,
+                currency=t.currency,
+                amount=t.amount,
+                confirmations=max(0, head - t.block_number + 1),
+                required_confirmations=required,
+                state=state,  # type: ignore[arg-type]
+            )
+        )
+    received = confirmed_total(db, session.id)
+    pending = sum(t.amount for t in transfers if t.state == "pending" and t.kind == "payment")
     return PaymentProgress(
         status=session.status,
         payment_status=session.payment_status,
         amount_total=session.amount_total,
-        amount_received=session.amount_received,
-        amount_pending=0,
-        amount_due=max(session.amount_total - session.amount_received, 0),
+        amount_received=received,
+        amount_pending=pending,
+        amount_due=max(session.amount_total - received, 0),
+        transfers=views,
     )
 
 
 def test_wallet_available(runtime: Runtime, session: CheckoutSession) -> bool:
     """True in test mode when the built-in dev chain runs and can pay this session."""
-    return False
+    if session.mode != "test" or runtime.devnet is None:
+        return False
+    return any(c.get("chainId") == DEV_CHAIN_ID for c in session.payment_setting.get("allowedChains", []))
 
 
 def pay_with_test_wallet(runtime: Runtime, session: CheckoutSession, option: PaymentOption) -> str:
     """Send the amount due from a prefunded dev-chain account; returns the transaction hash."""
-    raise NotImplementedError("the dev chain is not wired yet")
+    if not test_wallet_available(runtime, session) or option.chain_id != DEV_CHAIN_ID:
+        raise BadRequest("The test wallet pays test-mode sessions on the dev chain only")
+    assert runtime.devnet is not None
+    if option.amount_due_raw <= 0:
+        raise BadRequest("Nothing is left to pay")
+    buyer = runtime.devnet.accounts[TEST_WALLET_ACCOUNT]
+    return runtime.devnet.transfer(option.token_address, buyer, option.deposit_address, option.amount_due_raw)
+
+
+# Account #1 of the dev mnemonic plays the buyer (#0 deploys, #9 is the default merchant wallet).
+TEST_WALLET_ACCOUNT = 1

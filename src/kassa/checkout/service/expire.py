@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
@@ -15,16 +14,14 @@ from kassa.checkout.service.queries import get_session
 from kassa.checkout.state import InvalidTransition, PaymentStatus, Status, Transition, next_status, sources_of
 from kassa.clock import Clock
 
-# Payments may hold expiry back: a transfer sent before expiresAt that is still confirming counts.
-ExpiryGuard = Callable[[Session, CheckoutSession], bool]
-EXPIRY_GUARDS: list[ExpiryGuard] = []
-
 
 def expire_if_due(db: Session, clock: Clock, session_id: uuid.UUID, public_url: str = "") -> bool:
     session = db.get(CheckoutSession, session_id)
     if session is None or session.status != Status.OPEN or session.expires_at > clock.now():
         return False
-    if any(guard(db, session) for guard in EXPIRY_GUARDS):
+    from kassa.payments.guards import expiry_blocked  # payments builds on checkout, not the other way
+
+    if expiry_blocked(db, clock, session):
         return False
     return _expire(db, clock, session, public_url, due_only=True)
 
