@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
@@ -31,11 +32,15 @@ def browser(live: LiveServer) -> httpx.Client:
     return live.client()
 
 
-def open_page(live: LiveServer, session: dict[str, Any]) -> tuple[httpx.Client, str]:
-    http = browser(live)
+def get_page(http: httpx.Client, session: dict[str, Any]) -> str:
     resp = http.get(f"/pay/{session['id']}")
     assert resp.status_code == 200, resp.text
-    return http, resp.text
+    return resp.text
+
+
+def page_html(live: LiveServer, session: dict[str, Any]) -> str:
+    with browser(live) as http:
+        return get_page(http, session)
 
 
 def post(http: httpx.Client, path: str, data: dict[str, str], **headers: str) -> httpx.Response:
@@ -43,8 +48,8 @@ def post(http: httpx.Client, path: str, data: dict[str, str], **headers: str) ->
 
 
 def submit(live: LiveServer, session: dict[str, Any], values: dict[str, str], action: str = "pay") -> httpx.Response:
-    http, page = open_page(live, session)
-    with http:
+    with browser(live) as http:
+        page = get_page(http, session)
         return post(http, f"/pay/{session['id']}", {"csrf_token": csrf_of(page), "action": action} | values)
 
 
@@ -58,8 +63,7 @@ def test_page_shows_the_order(live: LiveServer, shop: Merchant) -> None:
         images=["https://cdn.example.com/w.png", "http://insecure.example.com/w.png"],
     )
     session = page_session(shop, price_id=price["id"], quantity=3, taxRateIds=[tax["id"]])
-    http, page = open_page(live, session)
-    http.close()
+    page = page_html(live, session)
     for text in ("Test Shop", "Deluxe widget", "Hand made", "Qty 3 × 12.50 USDC", "37.50 USDC", "Test mode"):
         assert text in page, text
     assert 'src="https://cdn.example.com/w.png"' in page
@@ -149,11 +153,12 @@ def test_completed_session_redirect_and_confirmation(live: LiveServer, shop: Mer
 
 def test_every_form_refuses_a_missing_or_forged_csrf_token(live: LiveServer, shop: Merchant) -> None:
     session = full_session(shop)
-    http, page = open_page(live, session)
+    http = browser(live)
+    page = get_page(http, session)
     token = csrf_of(page)
     other = page_session(shop)
     other_token = csrf_of(http.get(f"/pay/{other['id']}").text)
-    with http:
+    with closing(http):
         for path in ("", "/cancel", "/test-wallet"):
             url = f"/pay/{session['id']}{path}"
             for data, headers in (
@@ -243,7 +248,7 @@ def test_submitting_stores_the_details_and_moves_to_payment(live: LiveServer, sh
     values = {f["key"]: f[f["type"]]["value"] for f in body["customFields"]["fields"]}
     assert values == {"company": "Engines Ltd", "seats": "", "size": "l"}
     # Back on the page, the answers are there to edit.
-    _, page = open_page(live, session)
+    page = page_html(live, session)
     assert 'value="Ada Lovelace"' in page and '<option value="l" selected>Large</option>' in page
 
 
@@ -251,20 +256,20 @@ def test_fields_are_prefilled_from_customer_data_and_the_customer(live: LiveServ
     prefilled = page_session(
         shop, nameCollection=True, emailCollection=True, customerData={"name": "Grace", "email": "grace@example.com"}
     )
-    _, page = open_page(live, prefilled)
+    page = page_html(live, prefilled)
     assert 'value="Grace"' in page and 'value="grace@example.com"' in page
     customer = shop.http.post(
         "/api/v1/customers",
         json={"email": "linus@example.com", "name": "Linus", "address": {"line1": "Kernel Way 1", "city": "Espoo"}},
     ).json()
     attached = page_session(shop, customerId=customer["id"], emailCollection=True, billingAddressCollection=True)
-    _, page = open_page(live, attached)
+    page = page_html(live, attached)
     assert 'value="linus@example.com"' in page and 'value="Kernel Way 1"' in page and 'value="Espoo"' in page
 
 
 def test_only_what_the_session_asks_for_is_asked(live: LiveServer, shop: Merchant) -> None:
     session = page_session(shop, emailCollection=True)
-    _, page = open_page(live, session)
+    page = page_html(live, session)
     names = set(re.findall(r'<input id="f-[a-z0-9_]+" name="([a-z0-9_]+)"', page))
     assert names == {"email"}
     plain = page_session(shop)
@@ -274,17 +279,18 @@ def test_only_what_the_session_asks_for_is_asked(live: LiveServer, shop: Merchan
 
 @pytest.mark.parametrize(("submit_type", "label"), [("pay", "Pay 10.00 USDC"), ("book", "Book"), ("donate", "Donate")])
 def test_submit_button_follows_submit_type(live: LiveServer, shop: Merchant, submit_type: str, label: str) -> None:
-    _, page = open_page(live, page_session(shop, submitType=submit_type))
+    page = page_html(live, page_session(shop, submitType=submit_type))
     assert re.search(rf'data-pay>{label}[^<]*</button>', page)
 
 
 def test_promotion_codes(live: LiveServer, shop: Merchant) -> None:
     session = full_session(shop)
-    http, page = open_page(live, session)
+    http = browser(live)
+    page = get_page(http, session)
     token = csrf_of(page)
     url = f"/pay/{session['id']}"
     assert "WELCOME" in page and "9.00 USDC" in page
-    with http:
+    with closing(http):
         removed = post(http, url, {"csrf_token": token, "action": "remove_code", "name": "Typed"})
         assert removed.status_code == 200
         assert "WELCOME" not in removed.text and 'value="Typed"' in removed.text
@@ -321,7 +327,7 @@ def test_expired_and_currency_codes_say_why(live: LiveServer, shop: Merchant) ->
 def test_codes_are_refused_when_not_allowed(live: LiveServer, shop: Merchant) -> None:
     make_coupon(shop, code="SNEAKY", percentOff=90)
     session = page_session(shop)
-    _, page = open_page(live, session)
+    page = page_html(live, session)
     assert "Promotion code" not in page
     resp = submit(live, session, {"promotion_code": "SNEAKY"}, action="apply_code")
     assert resp.status_code == 400
@@ -330,10 +336,11 @@ def test_codes_are_refused_when_not_allowed(live: LiveServer, shop: Merchant) ->
 
 def test_code_attempts_are_rate_limited_per_session(live: LiveServer, shop: Merchant) -> None:
     session = page_session(shop, allowPromotionCodes=True)
-    http, page = open_page(live, session)
+    http = browser(live)
+    page = get_page(http, session)
     data = {"csrf_token": csrf_of(page), "action": "apply_code"}
     url = f"/pay/{session['id']}"
-    with http:
+    with closing(http):
         statuses = [post(http, url, data | {"promotion_code": f"GUESS{i}"}).status_code for i in range(11)]
         assert statuses == [400] * 10 + [429]
         limited = post(http, url, data | {"promotion_code": "GUESS"})
@@ -350,7 +357,7 @@ def test_code_attempts_are_rate_limited_per_session(live: LiveServer, shop: Merc
 def test_pay_what_you_want_amount(live: LiveServer, shop: Merchant) -> None:
     session = pwyw_session(shop)
     assert session["amountPending"] is True
-    _, page = open_page(live, session)
+    page = page_html(live, session)
     assert 'name="amount_0"' in page and 'value="5.00"' in page  # the preset
     assert "Choose an amount" in page and "data-pay>Donate</button>" in page
     for typed, message in (
@@ -373,9 +380,10 @@ def test_pay_what_you_want_amount(live: LiveServer, shop: Merchant) -> None:
 
 def test_cancel_writes_the_event_once_and_goes_to_the_cancel_url(live: LiveServer, shop: Merchant) -> None:
     session = page_session(shop)
-    http, page = open_page(live, session)
+    http = browser(live)
+    page = get_page(http, session)
     assert "Cancel and return to Test Shop" in page
-    with http:
+    with closing(http):
         for _ in range(2):
             resp = post(http, f"/pay/{session['id']}/cancel", {"csrf_token": csrf_of(page)})
             assert (resp.status_code, resp.headers["location"]) == (
@@ -387,12 +395,12 @@ def test_cancel_writes_the_event_once_and_goes_to_the_cancel_url(live: LiveServe
     assert event.data["id"] == session["id"]
     assert retrieve(shop, session["id"])["status"] == "open"  # the buyer may come back
     no_cancel = page_session(shop, cancelUrl=None)
-    assert "Cancel and return" not in open_page(live, no_cancel)[1]
+    assert "Cancel and return" not in page_html(live, no_cancel)
 
 
 def test_metadata_is_never_shown(live: LiveServer, shop: Merchant) -> None:
     session = page_session(shop, metadata={"internal": "margin-secret-42"}, clientReferenceId="ref-secret-7")
-    _, page = open_page(live, session)
+    page = page_html(live, session)
     assert "margin-secret-42" not in page and "ref-secret-7" not in page
 
 
@@ -415,7 +423,8 @@ def test_payment_step_without_payment_methods(live: LiveServer, shop: Merchant) 
 
 def test_details_freeze_once_a_payment_is_seen(live: LiveServer, shop: Merchant, monkeypatch: pytest.MonkeyPatch) -> None:
     session = full_session(shop)
-    http, page = open_page(live, session)
+    http = browser(live)
+    page = get_page(http, session)
     token = csrf_of(page)
     real = payments.payment_progress
 
@@ -424,7 +433,7 @@ def test_details_freeze_once_a_payment_is_seen(live: LiveServer, shop: Merchant,
         return payments.PaymentProgress(**(vars(progress) | {"amount_pending": 1}))
 
     monkeypatch.setattr(payments, "payment_progress", seen)
-    with http:
+    with closing(http):
         assert http.get(f"/pay/{session['id']}").headers["location"] == f"/pay/{session['id']}/payment"
         for action in ("remove_code", "pay", "apply_code"):
             resp = post(http, f"/pay/{session['id']}", {"csrf_token": token, "action": action} | VALID_VALUES)

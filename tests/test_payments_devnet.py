@@ -8,12 +8,11 @@ from typing import Any
 
 from contract import assert_matches_operation
 from factories import USDC, make_price
-from support import LiveServer, Merchant
-
 from kassa.chains.addresses import Split, deposit_address
 from kassa.chains.registry import DEV_CHAIN_ID
 from kassa.events.service import events_for
 from kassa.payments.deposit import DEV_MERCHANT_WALLET
+from support import LiveServer, Merchant
 
 BUYER = 1
 
@@ -53,7 +52,9 @@ def test_session_gets_a_dev_chain_deposit_address(live: LiveServer, shop: Mercha
     assert address["asset"]["chainId"] == DEV_CHAIN_ID
     assert address["asset"]["currency"] == "usdc"
     assert address["asset"]["address"] == live.devnet.contracts.usdc
-    expected = deposit_address(live.devnet.contracts.factory, uuid.UUID(session["id"]), [Split(DEV_MERCHANT_WALLET, 100)])
+    expected = deposit_address(
+        live.devnet.contracts.factory, uuid.UUID(session["id"]), [Split(DEV_MERCHANT_WALLET, 100)]
+    )
     assert address["paymentAddress"] == expected
     assert address["recipients"] == [{"address": DEV_MERCHANT_WALLET, "percentage": 100}]
 
@@ -66,7 +67,11 @@ def test_exact_payment_completes_once(live: LiveServer, shop: Merchant) -> None:
     assert done["amountReceived"] == str(10 * USDC)
     [transaction] = done["paymentIntent"]["transactions"]
     assert transaction["transactionHash"] == tx
-    assert (transaction["amountRaw"], transaction["amount"], transaction["status"]) == ("10000000", str(10 * USDC), "confirmed")
+    assert (transaction["amountRaw"], transaction["amount"], transaction["status"]) == (
+        "10000000",
+        str(10 * USDC),
+        "confirmed",
+    )
     assert transaction["toAddress"] == session["addresses"][0]["paymentAddress"]
     assert_matches_operation(done, "SessionsController_findOne")
     with live.database.read_sessions() as db:

@@ -31,7 +31,9 @@ from kassa.errors import (
     unexpected_error_handler,
     validation_error_handler,
 )
+from kassa.events import endpoints as event_endpoints
 from kassa.taxes import endpoints as tax_endpoints
+from kassa.webhooks import endpoints as webhook_endpoints
 
 
 def create_app(settings: Settings, database: Database | None = None, *, embedded: bool = False) -> FastAPI:
@@ -80,6 +82,8 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
         tax_endpoints.router,
         discount_endpoints.router,
         checkout_endpoints.router,
+        event_endpoints.router,
+        webhook_endpoints.router,
     ):
         app.include_router(router)
     checkout_pages.install(app)  # the hosted page at /pay/{id}, its static files and security headers

@@ -11,15 +11,30 @@ from kassa.config import Settings
 from kassa.db.engine import Database
 from kassa.jobs.runner import JobRunner, Periodic
 from kassa.payments.services import start_chain_services
+from kassa.webhooks.retention import purge_old_events
+from kassa.webhooks.worker import webhook_delivery
 
 EXPIRY_SWEEP_SECONDS = 15.0
+EVENT_PURGE_SECONDS = 3600.0
+
+
+class Runner(JobRunner):
+    """The job runner, with the webhook delivery worker started and stopped alongside it."""
+
+    def run_until(self, stop: threading.Event) -> None:
+        with webhook_delivery(self.settings, self.database):
+            super().run_until(stop)
 
 
 def make_runner(settings: Settings, database: Database) -> JobRunner:
     # Importing the job modules registers their kinds.
     import kassa.checkout.jobs  # noqa: F401
 
-    return JobRunner(settings, database, periodic=[Periodic("expiry sweep", EXPIRY_SWEEP_SECONDS, sweep_expired)])
+    periodic = [
+        Periodic("expiry sweep", EXPIRY_SWEEP_SECONDS, sweep_expired),
+        Periodic("event retention", EVENT_PURGE_SECONDS, purge_old_events),
+    ]
+    return Runner(settings, database, periodic=periodic)
 
 
 @dataclass

@@ -1,10 +1,11 @@
-"""The `kassa` command: serve | api | worker | migrate | org | apikey."""
+"""The `kassa` command: serve | api | worker | migrate | org | apikey | events."""
 
 from __future__ import annotations
 
 import json
 import sys
 import uuid
+from datetime import UTC, datetime
 from typing import Literal
 
 import click
@@ -189,6 +190,61 @@ def apikey_revoke(key_id: uuid.UUID) -> None:
     finally:
         database.dispose()
     click.echo(f"revoked {key_id}", err=True)
+
+
+@main.group()
+def events() -> None:
+    """Events and their webhook deliveries."""
+
+
+@events.command("resend")
+@click.option("--from", "start", required=True, help="Start of the range (ISO-8601, inclusive; UTC if no offset).")
+@click.option("--to", "end", required=True, help="End of the range (ISO-8601, exclusive).")
+@click.option("--type", "types", multiple=True, help="Only events of this type (repeatable).")
+@click.option("--endpoint", "endpoint_id", type=click.UUID, help="Only to this webhook endpoint.")
+@click.option("--org", "organization_id", type=click.UUID, help="Only this organization's events.")
+@click.option("--dry-run", is_flag=True, help="Count what would be sent; queue nothing.")
+def events_resend(
+    start: str,
+    end: str,
+    types: tuple[str, ...],
+    endpoint_id: uuid.UUID | None,
+    organization_id: uuid.UUID | None,
+    dry_run: bool,
+) -> None:
+    """Send every event created in [FROM, TO) again, to each enabled endpoint subscribed to it (the workers
+    deliver them with the usual retries)."""
+    from kassa.db.engine import make_database
+    from kassa.errors import KassaError
+    from kassa.webhooks.resend import resend_range
+
+    settings = _settings()
+    database = make_database(settings.database_url, pool_size=1)
+    try:
+        resent = resend_range(
+            database,
+            settings.clock,
+            start=_moment(start, "--from"),
+            end=_moment(end, "--to"),
+            types=list(types) or None,
+            endpoint_id=endpoint_id,
+            organization_id=organization_id,
+            dry_run=dry_run,
+        )
+    except KassaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        database.dispose()
+    verb = "would queue" if dry_run else "queued"
+    click.echo(f"{verb} {resent.deliveries} deliveries of {resent.events} events")
+
+
+def _moment(raw: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter("must be an ISO-8601 date or date-time", param_hint=option) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ from kassa.events import models as event_models
 from kassa.jobs import models as job_models
 from kassa.payments import models as payment_models
 from kassa.taxes import models as tax_models
+from kassa.webhooks import models as webhook_models
 
 __all__ = [
     "ApiKey",
@@ -25,4 +26,5 @@ __all__ = [
     "job_models",
     "payment_models",
     "tax_models",
+    "webhook_models",
 ]

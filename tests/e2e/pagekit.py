@@ -66,6 +66,15 @@ VALID_VALUES = {
 }
 
 
+def shop_urls(live: LiveServer) -> dict[str, str]:
+    """successUrl and cancelUrl a browser in the tests can reach (it has no network beyond loopback): stand-in
+    shop pages on the test server's own origin."""
+    return {
+        "successUrl": f"{live.base_url}/healthz?shop=thanks&session={{CHECKOUT_SESSION_ID}}",
+        "cancelUrl": f"{live.base_url}/healthz?shop=cart&session={{CHECKOUT_SESSION_ID}}",
+    }
+
+
 def ok(resp: Any) -> dict[str, Any]:
     assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()

@@ -56,7 +56,7 @@ def dev_private_key(index: int) -> str:
 
 
 class DevChain:
-    def __init__(self, *, confirmations: int = 2, block_seconds: float = 1.0) -> None:
+    def __init__(self, *, confirmations: int = 2, block_seconds: float = 1.0, chain_id: int = DEV_CHAIN_ID) -> None:
         genesis = PyEVMBackend.generate_genesis_params(overrides={"timestamp": int(time.time())})
         backend = PyEVMBackend.from_mnemonic(
             MNEMONIC,
@@ -66,7 +66,8 @@ class DevChain:
             genesis_state_overrides={"balance": START_ETH},
         )
         # eth-tester fixes its chain id on a class it builds per backend; ours is 1337.
-        type(backend.chain).chain_id = DEV_CHAIN_ID
+        type(backend.chain).chain_id = chain_id
+        self.chain_id = chain_id
         self.tester = EthereumTester(backend=backend)
         self.provider = EthereumTesterProvider(self.tester)
         # web3's middleware turns JSON-RPC parameters (hex quantities) into what eth-tester expects.
@@ -102,7 +103,7 @@ class DevChain:
 
     def chain(self, public_url: str) -> Chain:
         return Chain(
-            id=DEV_CHAIN_ID,
+            id=self.chain_id,
             name="Kassa Dev Chain",
             testnet=True,
             assets=(
@@ -154,6 +155,19 @@ class DevChain:
             raise ValueError("currency must be eth, usdc or usdt")
         return self.mint(token, address, amount * 10**TOKEN_DECIMALS)
 
+    def snapshot(self) -> Any:
+        with self.lock:
+            return self.tester.take_snapshot()
+
+    def revert(self, snapshot: Any) -> None:
+        """Roll the chain back to a snapshot: blocks after it are gone (tests use this to stage a reorg)."""
+        with self.lock:
+            self.tester.revert_to_snapshot(snapshot)
+            head = self.tester.get_block_by_number("latest")["number"]
+            for number in [n for n in self._logs if n > head]:
+                del self._logs[number]
+            self._indexed_to = min(self._indexed_to, head)
+
     def mine(self, blocks: int = 1) -> None:
         with self.lock:
             self.tester.mine_blocks(blocks)
@@ -167,9 +181,9 @@ class DevChain:
     def rpc(self, method: str, params: list[Any]) -> Any:
         with self.lock:
             if method == "eth_chainId":
-                return hex(DEV_CHAIN_ID)
+                return hex(self.chain_id)
             if method == "net_version":
-                return str(DEV_CHAIN_ID)
+                return str(self.chain_id)
             if method == "eth_getLogs":
                 return self._get_logs(params[0] if params else {})
             try:

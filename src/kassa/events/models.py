@@ -16,6 +16,8 @@ class Event(OwnedMixin, Base):
     __table_args__ = (
         Index("ix_events_org_mode_created", "organization_id", "mode", "created_at"),
         Index("ix_events_object", "object_id"),
+        # Retention sweeps and time-range replays read by creation time across organizations.
+        Index("ix_events_created", "created_at"),
     )
 
     type: Mapped[str] = mapped_column(String(80), nullable=False)

@@ -59,6 +59,7 @@ class ChainWatcher:
     rpc: Rpc
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     on_step: Callable[[StepStats], None] | None = None
+    chunks_per_step: int = CHUNKS_PER_STEP
     _blocks: dict[int, BlockInfo] = field(default_factory=dict)
     _stats: StepStats = field(default_factory=StepStats)
 
@@ -91,7 +92,7 @@ class ChainWatcher:
         genesis = self._block(0).hash
         cursor = self._sync_genesis(genesis, head)
         last = self._check_cursor(cursor)
-        for _ in range(CHUNKS_PER_STEP):
+        for _ in range(self.chunks_per_step):
             if last >= head:
                 break
             last = self._scan(last + 1, min(head, last + self.chain.max_block_range))

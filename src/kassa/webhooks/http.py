@@ -217,4 +217,3 @@ class HttpClient:
                     return PostResult(status, bytes(head), truncated=True)
             elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                 return PostResult(status, bytes(head), truncated=False)
-

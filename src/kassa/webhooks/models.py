@@ -43,9 +43,7 @@ class WebhookDelivery(IdMixin, TimestampMixin, Base):
     event_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("events.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    endpoint_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("webhook_endpoints.id"), nullable=False, index=True
-    )
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("webhook_endpoints.id"), nullable=False, index=True)
     # event (fan-out) | resend (asked for) | test (one attempt, sent even to a disabled endpoint)
     kind: Mapped[str] = mapped_column(String(8), nullable=False)
     # pending → succeeded | failed (gave up) | canceled (endpoint disabled or deleted)

@@ -127,7 +127,9 @@ def _update_health(db: Session, clock: Clock, outcomes: Sequence[Outcome]) -> No
     endpoints = _table(WebhookEndpoint)
     for endpoint_id, results in by_endpoint.items():
         last_success = max((o.attempted_at for o in results if o.succeeded), default=None)
-        failures = [o.attempted_at for o in results if not o.succeeded and (not last_success or o.attempted_at > last_success)]
+        failures = [
+            o.attempted_at for o in results if not o.succeeded and (not last_success or o.attempted_at > last_success)
+        ]
         stmt = update(endpoints).where(endpoints.c.id == endpoint_id)
         if not failures:
             db.execute(stmt.where(endpoints.c.failing_since.is_not(None)).values(failing_since=None))

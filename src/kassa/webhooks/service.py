@@ -36,7 +36,7 @@ ROLLOVER = timedelta(hours=24)
 MANUALLY_DISABLED = "disabled by the merchant"
 
 
-def scoped(principal: Principal) -> Select[tuple[WebhookEndpoint]]:
+def scoped(principal: Principal) -> Select[WebhookEndpoint]:
     return select(WebhookEndpoint).where(
         WebhookEndpoint.organization_id == principal.organization_id,
         WebhookEndpoint.mode == principal.mode,
@@ -152,8 +152,9 @@ def cancel_pending(
     if not include_tests:
         stmt = stmt.where(WebhookDelivery.kind != "test")
     result = db.execute(
-        stmt.values(state="canceled", finished_at=now, updated_at=now, claim_token=None, last_error=reason[:500])
-        .execution_options(synchronize_session=False)
+        stmt.values(
+            state="canceled", finished_at=now, updated_at=now, claim_token=None, last_error=reason[:500]
+        ).execution_options(synchronize_session=False)
     )
     assert isinstance(result, CursorResult)
     return result.rowcount

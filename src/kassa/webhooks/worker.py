@@ -9,6 +9,7 @@ endpoint holds at most its own slots for at most the timeout; other endpoints ke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -71,10 +72,8 @@ class DeliveryWorker:
     def wake(self) -> None:
         loop, kick = self._loop, self._kick
         if loop is not None and kick is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
                 loop.call_soon_threadsafe(kick.set)
-            except RuntimeError:  # the loop closed in between
-                pass
 
     # --- the loop ----------------------------------------------------------------------------------------
 
@@ -98,8 +97,10 @@ class DeliveryWorker:
                 if self._tasks:
                     await asyncio.wait(set(self._tasks), timeout=self.config.timeout_seconds + 1)
             finally:
-                for task in self._tasks:
-                    task.cancel()
+                unfinished = list(self._tasks)
+                for task in unfinished:
+                    task.cancel()  # not recorded: their leases run out and they are sent again
+                await asyncio.gather(*unfinished, return_exceptions=True)
                 self._stopping = True
                 self._results.put_nowait(None)  # tells the writer to finish
                 await writer
@@ -164,8 +165,8 @@ class DeliveryWorker:
         try:
             result = await asyncio.wait_for(client.post(claim.url, claim.body, headers), self.config.timeout_seconds)
         except TimeoutError:
-            error = f"no response within {self.config.timeout_seconds:g} s"
-            return Outcome(claim, attempted_at, _elapsed_ms(started), error=error)
+            timed_out = f"no response within {self.config.timeout_seconds:g} s"
+            return Outcome(claim, attempted_at, _elapsed_ms(started), error=timed_out)
         except Exception as exc:
             return Outcome(claim, attempted_at, _elapsed_ms(started), error=_describe(exc))
         finally:

@@ -136,7 +136,7 @@
   function refreshSummary(form, data, button) {
     var summary = $("#summary", form);
     if (button) { button.disabled = true; }
-    fetch(form.action, {
+    fetch(form.getAttribute("action"), {
       method: "POST",
       body: new URLSearchParams(data),
       credentials: "same-origin",

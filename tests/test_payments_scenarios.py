@@ -1,0 +1,347 @@
+"""The watcher's scenarios on two real EVMs — the built-in dev chain and anvil — with the watcher stepped by
+hand, so each scenario controls exactly which blocks exist when the watcher looks."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, timedelta
+from typing import Any
+
+import pytest
+
+from chain_harness import AnvilChain, DevnetChain, TestChain
+from factories import USDC, make_price
+from kassa.auth.keys import Principal
+from kassa.chains.devnet import RpcError
+from kassa.checkout.schemas import SessionCreate
+from kassa.checkout.service.create import create_session
+from kassa.checkout.service.expire import expire_if_due
+from kassa.events.service import events_for
+from kassa.payments.watcher import ChainWatcher
+from support import LiveServer, Merchant
+
+MERCHANT = "0x" + "5e" * 20
+CONFIRMATIONS = 3
+
+
+@pytest.fixture(scope="module", params=["devnet", "anvil"])
+def chain(request: pytest.FixtureRequest) -> Iterator[TestChain]:
+    harness: TestChain = DevnetChain(CONFIRMATIONS) if request.param == "devnet" else AnvilChain(CONFIRMATIONS)
+    yield harness
+    harness.close()
+
+
+@pytest.fixture
+def watcher(live: LiveServer, chain: TestChain) -> ChainWatcher:
+    # One owner per chain and database, as one long-lived watcher process would be.
+    return ChainWatcher(live.settings, live.database, chain.chain, chain.rpc, owner=f"scenario-{chain.chain.id}")
+
+
+def chain_session(live: LiveServer, shop: Merchant, chain: TestChain, *, amount: int = 10 * USDC) -> dict[str, Any]:
+    price = make_price(shop, amount=amount)
+    data = SessionCreate.model_validate(
+        {
+            "successUrl": "https://shop.example.com/ok",
+            "lineItems": {"data": [{"priceId": price["id"]}]},
+            "paymentSetting": {"allowedChains": [{"chainId": chain.chain.id, "withdrawalAddress": MERCHANT}]},
+        }
+    )
+    registry = live.runtime.chains.with_chain(chain.chain)
+    with live.database.write_sessions() as db:
+        session = create_session(db, live.clock, Principal.of(shop.organization_id, "test"), registry, data)
+        db.commit()
+        session_id = session.id
+    return get(shop, str(session_id))
+
+
+def get(shop: Merchant, session_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = shop.http.get(f"/api/v1/checkout/sessions/{session_id}").json()
+    return body
+
+
+def address_of(session: dict[str, Any]) -> str:
+    [address] = session["addresses"]
+    return str(address["paymentAddress"])
+
+
+def event_types(live: LiveServer, session_id: str) -> list[str]:
+    with live.database.read_sessions() as db:
+        return [e.type for e in events_for(db, uuid.UUID(session_id))]
+
+
+def confirm(chain: TestChain, watcher: ChainWatcher) -> None:
+    """Mine enough blocks for everything seen so far to be confirmed, and let the watcher look."""
+    chain.mine(CONFIRMATIONS)
+    watcher.step()
+
+
+def test_exact_payment(live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher) -> None:
+    session = chain_session(live, shop, chain)
+    tx = chain.transfer(chain.usdc, 1, address_of(session), 10_000_000)
+    stats = watcher.step()
+    seen = get(shop, session["id"])
+    assert stats.recorded == 1, stats
+    assert seen["status"] == "open"
+    assert seen["paymentIntent"]["status"] == "processing"
+    [pending] = seen["paymentIntent"]["transactions"]
+    assert (pending["transactionHash"], pending["status"], pending["amountRaw"]) == (tx, "pending", "10000000")
+    confirm(chain, watcher)
+    done = get(shop, session["id"])
+    assert (done["status"], done["paymentStatus"], done["paymentIntent"]["status"]) == ("complete", "paid", "succeeded")
+    assert done["amountReceived"] == str(10 * USDC)
+    assert [t["status"] for t in done["paymentIntent"]["transactions"]] == ["confirmed"]
+    assert event_types(live, session["id"]) == ["checkout_session.completed"]
+
+
+def test_one_raw_unit_short_then_top_up(
+    live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher
+) -> None:
+    session = chain_session(live, shop, chain)
+    chain.transfer(chain.usdc, 1, address_of(session), 9_999_999)
+    confirm(chain, watcher)
+    partial = get(shop, session["id"])
+    assert (partial["status"], partial["paymentStatus"], partial["amountReceived"]) == (
+        "incomplete",
+        "unpaid",
+        str(10 * USDC - 100),
+    )
+    chain.transfer(chain.usdc, 2, address_of(session), 1)
+    confirm(chain, watcher)
+    done = get(shop, session["id"])
+    assert (done["status"], done["amountReceived"]) == ("complete", str(10 * USDC))
+    assert event_types(live, session["id"]) == ["checkout_session.partially_paid", "checkout_session.completed"]
+
+
+def test_two_transfers_together_pay(live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher) -> None:
+    session = chain_session(live, shop, chain)
+    chain.transfer(chain.usdc, 1, address_of(session), 4_000_000)
+    chain.transfer(chain.usdc, 2, address_of(session), 6_000_000)
+    confirm(chain, watcher)
+    done = get(shop, session["id"])
+    assert done["status"] == "complete"
+    assert len(done["paymentIntent"]["transactions"]) == 2
+    assert event_types(live, session["id"]) == ["checkout_session.completed"]
+
+
+def test_overpayment(live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher) -> None:
+    session = chain_session(live, shop, chain)
+    chain.transfer(chain.usdc, 1, address_of(session), 12_500_000)
+    confirm(chain, watcher)
+    done = get(shop, session["id"])
+    assert (done["status"], done["amountReceived"], done["amountTotal"]) == (
+        "complete",
+        str(1250 * USDC // 100),
+        str(10 * USDC),
+    )
+
+
+def test_wrong_token(live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher) -> None:
+    session = chain_session(live, shop, chain)
+    chain.transfer(chain.usdt, 1, address_of(session), 10_000_000)
+    confirm(chain, watcher)
+    body = get(shop, session["id"])
+    assert (body["status"], body["amountReceived"]) == ("open", "0")
+    [transfer] = body["paymentIntent"]["transactions"]
+    assert (transfer["currency"], transfer["kind"], transfer["status"]) == ("usdt", "wrong_currency", "confirmed")
+    assert event_types(live, session["id"]) == ["payment.unmatched"]
+
+
+def test_payment_after_expiry(live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher) -> None:
+    # The session was opened two hours ago (Kassa's clock moved back for its creation), so it expired an
+    # hour ago and a transfer mined now is late. The chain's own time is left alone.
+    live.clock.advance(-timedelta(hours=2))
+    try:
+        session = chain_session(live, shop, chain)
+    finally:
+        live.clock.advance(timedelta(hours=2))
+    chain.transfer(chain.usdc, 1, address_of(session), 10_000_000)
+    confirm(chain, watcher)
+    body = get(shop, session["id"])
+    assert body["status"] != "complete"
+    assert body["amountReceived"] == "0"
+    [transfer] = body["paymentIntent"]["transactions"]
+    assert transfer["kind"] == "late"
+    assert "payment.unmatched" in event_types(live, session["id"])
+    with live.database.write_sessions() as db:
+        expire_if_due(db, live.clock, uuid.UUID(session["id"]), live.settings.public_url)
+        db.commit()
+    assert get(shop, session["id"])["status"] == "expired"
+    assert event_types(live, session["id"]).count("checkout_session.expired") == 1
+
+
+def test_unconfirmed_at_expiry_then_confirmed(
+    live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher
+) -> None:
+    session = chain_session(live, shop, chain)
+    chain.transfer(chain.usdc, 1, address_of(session), 10_000_000)
+    watcher.step()  # seen, not confirmed
+    live.clock.advance(timedelta(hours=1, minutes=1))
+    try:
+        with live.database.write_sessions() as db:
+            # Expiry waits: a transfer included before expiresAt is still confirming.
+            assert not expire_if_due(db, live.clock, uuid.UUID(session["id"]), live.settings.public_url)
+            db.commit()
+        confirm(chain, watcher)
+    finally:
+        live.clock.advance(-timedelta(hours=1, minutes=1))
+    done = get(shop, session["id"])
+    assert done["status"] == "complete"
+    assert event_types(live, session["id"]) == ["checkout_session.completed"]
+
+
+def test_reorg_before_confirmation(live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher) -> None:
+    session = chain_session(live, shop, chain)
+    watcher.step()
+    before = chain.snapshot()
+    chain.transfer(chain.usdc, 1, address_of(session), 10_000_000)
+    chain.mine(1)
+    watcher.step()
+    assert get(shop, session["id"])["paymentIntent"]["status"] == "processing"
+    # Reorg of depth 2: both blocks after the snapshot are replaced by others without the payment.
+    chain.revert(before)
+    chain.mine(CONFIRMATIONS + 1)
+    watcher.step()
+    watcher.step()
+    body = get(shop, session["id"])
+    assert (body["status"], body["amountReceived"]) == ("open", "0")
+    assert body["paymentIntent"]["transactions"] == []
+    assert body["paymentIntent"]["status"] == "requires_payment_method"
+    assert event_types(live, session["id"]) == []
+
+
+class FlakyRpc:
+    """Fails the n-th eth_getLogs call, as a node that drops a request mid-scan would."""
+
+    def __init__(self, inner: Any, fail_on: int) -> None:
+        self.inner = inner
+        self.fail_on = fail_on
+        self.get_logs = 0
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        if method == "eth_getLogs":
+            self.get_logs += 1
+            if self.get_logs == self.fail_on:
+                raise RpcError(-32603, "connection reset")
+        return self.inner.call(method, params)
+
+
+def test_rpc_outage_mid_scan_loses_no_block(live: LiveServer, shop: Merchant, chain: TestChain) -> None:
+    narrow = dataclasses.replace(chain.chain, max_block_range=2)
+    steady = ChainWatcher(live.settings, live.database, narrow, chain.rpc, owner=f"scenario-{chain.chain.id}")
+    steady.step()
+    session = chain_session(live, shop, chain)
+    chain.mine(3)
+    chain.transfer(chain.usdc, 1, address_of(session), 10_000_000)
+    chain.mine(CONFIRMATIONS)
+    flaky = ChainWatcher(
+        live.settings, live.database, narrow, FlakyRpc(chain.rpc, fail_on=2), owner=f"scenario-{chain.chain.id}"
+    )
+    with pytest.raises(RpcError):
+        flaky.step()
+    assert get(shop, session["id"])["status"] == "open"
+    flaky.step()
+    flaky.step()
+    done = get(shop, session["id"])
+    assert done["status"] == "complete"
+    assert len(done["paymentIntent"]["transactions"]) == 1
+
+
+def test_watcher_restart_mid_scan(live: LiveServer, shop: Merchant, chain: TestChain) -> None:
+    narrow = dataclasses.replace(chain.chain, max_block_range=1)
+    first = ChainWatcher(live.settings, live.database, narrow, chain.rpc, owner=f"scenario-{chain.chain.id}")
+    first.step()
+    session = chain_session(live, shop, chain)
+    chain.transfer(chain.usdc, 1, address_of(session), 10_000_000)
+    chain.mine(CONFIRMATIONS + 2)
+    first.chunks_per_step = 1
+    first.step()  # one block further, then the process "dies" holding its lease
+    second = ChainWatcher(live.settings, live.database, narrow, chain.rpc, owner=f"replacement-{uuid.uuid4().hex[:6]}")
+    assert second.step().leased is False  # stands by while the lease is live
+    live.clock.advance(timedelta(seconds=31))
+    try:
+        for _ in range(3):
+            second.step()
+    finally:
+        second.release_lease()
+        live.clock.advance(-timedelta(seconds=31))
+    done = get(shop, session["id"])
+    assert done["status"] == "complete"
+    assert len(done["paymentIntent"]["transactions"]) == 1
+    assert event_types(live, session["id"]) == ["checkout_session.completed"]
+
+
+def test_twenty_sessions_paid_in_one_block(
+    live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher
+) -> None:
+    sessions = [chain_session(live, shop, chain, amount=(i + 1) * USDC) for i in range(20)]
+    hashes = chain.batch([(chain.usdc, 1 + i % 3, address_of(s), (i + 1) * 1_000_000) for i, s in enumerate(sessions)])
+    assert len(set(hashes)) == 20
+    confirm(chain, watcher)
+    blocks = set()
+    for session in sessions:
+        done = get(shop, session["id"])
+        assert done["status"] == "complete", session["id"]
+        [transfer] = done["paymentIntent"]["transactions"]
+        blocks.add(transfer["blockNumber"])
+        assert event_types(live, session["id"]) == ["checkout_session.completed"]
+    assert len(blocks) == 1
+
+
+def test_forwarder_address_matches_the_factory_deployment(
+    live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher
+) -> None:
+    """The address Kassa computes in Python is where the factory deploys, and only the merchant is paid."""
+    from kassa.chains.contracts import call_data
+    from kassa.chains.rpc import to_int
+
+    session = chain_session(live, shop, chain)
+    deposit = address_of(session)
+    chain.transfer(chain.usdc, 1, deposit, 7_000_000)
+    salt = bytes(32)
+    with live.database.read_sessions() as db:
+        from sqlalchemy import select
+
+        from kassa.payments.models import DepositAddress
+
+        row = db.scalar(select(DepositAddress).where(DepositAddress.session_id == uuid.UUID(session["id"])))
+        assert row is not None
+        salt = bytes.fromhex(row.salt[2:])
+    data = call_data(
+        "deployAndForward(bytes32,address[],uint256[],address[])",
+        ["bytes32", "address[]", "uint256[]", "address[]"],
+        [salt, [MERCHANT], [100], [chain.usdc]],
+    )
+    # Anyone may trigger it: account #3 is neither buyer nor merchant.
+    tx = (
+        chain.rpc.call(
+            "eth_sendTransaction",
+            [
+                {
+                    "from": chain.accounts[3],
+                    "to": chain.chain.factory_address,
+                    "data": "0x" + data.hex(),
+                    "gas": hex(3_000_000),
+                }
+            ],
+        )
+        if isinstance(chain, AnvilChain)
+        else chain.dev.transact(  # type: ignore[attr-defined]
+            chain.accounts[3], chain.chain.factory_address, data
+        )
+    )
+    receipt = chain.rpc.call("eth_getTransactionReceipt", [tx])
+    assert to_int(receipt["status"]) == 1
+    assert chain.rpc.call("eth_getCode", [deposit, "latest"]) not in ("0x", "0x0", None)
+
+    def balance(owner: str) -> int:
+        out = chain.rpc.call(
+            "eth_call",
+            [{"to": chain.usdc, "data": "0x" + call_data("balanceOf(address)", ["address"], [owner]).hex()}, "latest"],
+        )
+        return to_int(out)
+
+    assert balance(deposit) == 0
+    assert balance(MERCHANT) >= 7_000_000
+    _ = UTC
