@@ -8,7 +8,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from kassa.chains.contracts import artifact, call_data
 from kassa.chains.devnet import DevChain, RpcError
@@ -19,24 +19,6 @@ from support import free_port
 ANVIL = Path(__file__).resolve().parent.parent / "tools" / "node_modules" / ".bin" / "anvil"
 DEVNET_TEST_CHAIN_ID = 1338
 ANVIL_CHAIN_ID = 31338
-
-
-class TestChain(Protocol):
-    __test__ = False
-    chain: Chain
-    rpc: Rpc
-    accounts: list[str]
-    usdc: str
-    usdt: str
-
-    def transfer(self, token: str, sender: int, to: str, raw: int) -> str: ...
-    def mine(self, blocks: int = 1) -> None: ...
-    def snapshot(self) -> Any: ...
-    def revert(self, snapshot: Any) -> None: ...
-    def set_next_timestamp(self, timestamp: int) -> None: ...
-    def head(self) -> int: ...
-    def batch(self, transfers: list[tuple[str, int, str, int]]) -> list[str]: ...
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -221,3 +203,7 @@ class AnvilChain:
 
 def anvil_available() -> bool:
     return ANVIL.exists() and shutil.which("node") is not None
+
+
+# Either real EVM: the scenarios use only what both offer.
+TestChain = DevnetChain | AnvilChain

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import httpx
 import psycopg
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from kassa.api.runtime import Runtime
@@ -115,6 +116,7 @@ class LiveServer:
     backend: Backend
     server: uvicorn.Server
     thread: threading.Thread
+    app: FastAPI
 
     def client(self, api_key: str | None = None, **headers: str) -> httpx.Client:
         all_headers = dict(headers)
@@ -124,7 +126,7 @@ class LiveServer:
 
     @property
     def runtime(self) -> Runtime:
-        runtime: Runtime = self.server.config.app.state.runtime  # type: ignore[attr-defined]
+        runtime: Runtime = self.app.state.runtime
         return runtime
 
     @property
@@ -166,7 +168,7 @@ def start_server(backend: Backend, database_url: str, *, data_dir: Path, **overr
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
-    return LiveServer(f"http://127.0.0.1:{port}", settings, database, clock, backend, server, thread)
+    return LiveServer(f"http://127.0.0.1:{port}", settings, database, clock, backend, server, thread, app)
 
 
 @dataclass

@@ -28,11 +28,12 @@ from test_webhooks_delivery import (  # noqa: F401  # forget_endpoints is an aut
 def test_list_filters_and_detail(live: LiveServer, shop: Merchant) -> None:
     with Receiver(lambda request, _n: Reply(500 if b"fails" in request.body else 200)) as receiver:
         endpoint = make_endpoint(shop, receiver.url, ["checkout_session.completed"])
+        # One at a time, so no two share a createdAt millisecond (the createdAt filter below relies on it).
         delivered = emit_event(live, shop, "checkout_session.completed")
-        failing = emit_event(live, shop, "checkout_session.completed", note="fails")
-        undelivered = emit_event(live, shop, "checkout_session.expired")  # nobody subscribes
         wait_for_attempts(shop, delivered, endpoint["id"], 1)
+        failing = emit_event(live, shop, "checkout_session.completed", note="fails")
         wait_for_attempts(shop, failing, endpoint["id"], 1)
+        undelivered = emit_event(live, shop, "checkout_session.expired")  # nobody subscribes
 
     page = shop.http.get("/api/v1/events").json()
     assert (page["page"], page["count"], page["hasMore"]) == (1, 3, False)

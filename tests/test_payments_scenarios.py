@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,7 +28,8 @@ CONFIRMATIONS = 3
 
 @pytest.fixture(scope="module", params=["devnet", "anvil"])
 def chain(request: pytest.FixtureRequest) -> Iterator[TestChain]:
-    harness: TestChain = DevnetChain(CONFIRMATIONS) if request.param == "devnet" else AnvilChain(CONFIRMATIONS)
+    harness: TestChain
+    harness = DevnetChain(CONFIRMATIONS) if request.param == "devnet" else AnvilChain(CONFIRMATIONS)
     yield harness
     harness.close()
 
@@ -314,23 +315,12 @@ def test_forwarder_address_matches_the_factory_deployment(
         [salt, [MERCHANT], [100], [chain.usdc]],
     )
     # Anyone may trigger it: account #3 is neither buyer nor merchant.
-    tx = (
-        chain.rpc.call(
-            "eth_sendTransaction",
-            [
-                {
-                    "from": chain.accounts[3],
-                    "to": chain.chain.factory_address,
-                    "data": "0x" + data.hex(),
-                    "gas": hex(3_000_000),
-                }
-            ],
-        )
-        if isinstance(chain, AnvilChain)
-        else chain.dev.transact(  # type: ignore[attr-defined]
-            chain.accounts[3], chain.chain.factory_address, data
-        )
-    )
+    factory = chain.chain.factory_address
+    assert factory is not None
+    if isinstance(chain, AnvilChain):
+        tx = chain._receipt(chain._send(factory, data, sender=3))["transactionHash"]
+    else:
+        tx = chain.dev.transact(chain.accounts[3], factory, data)
     receipt = chain.rpc.call("eth_getTransactionReceipt", [tx])
     assert to_int(receipt["status"]) == 1
     assert chain.rpc.call("eth_getCode", [deposit, "latest"]) not in ("0x", "0x0", None)
@@ -344,4 +334,3 @@ def test_forwarder_address_matches_the_factory_deployment(
 
     assert balance(deposit) == 0
     assert balance(MERCHANT) >= 7_000_000
-    _ = UTC
