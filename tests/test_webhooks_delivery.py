@@ -192,7 +192,8 @@ def event_detail(shop: Merchant, event_id: str) -> dict[str, Any]:
 
 
 def delivery_of(shop: Merchant, event_id: str, endpoint_id: str) -> dict[str, Any]:
-    [delivery] = [d for d in event_detail(shop, event_id)["deliveries"] if d["webhookEndpointId"] == endpoint_id]
+    deliveries: list[dict[str, Any]] = event_detail(shop, event_id)["deliveries"]
+    [delivery] = [d for d in deliveries if d["webhookEndpointId"] == endpoint_id]
     return delivery
 
 
@@ -428,9 +429,7 @@ def test_an_endless_response_is_read_only_up_to_64_kib(live: LiveServer, shop: M
     assert attempt["responseBody"] == "x" * 1024
 
 
-def test_a_stalled_endpoint_neither_blocks_the_api_nor_delays_other_endpoints(
-    live: LiveServer, shop: Merchant
-) -> None:
+def test_a_stalled_endpoint_neither_blocks_the_api_nor_delays_other_endpoints(live: LiveServer, shop: Merchant) -> None:
     release = threading.Event()
     with (
         Receiver(lambda _r, _n: Reply(hold=release)) as stalled,

@@ -59,9 +59,7 @@ def test_create_get_list_update_regenerate_delete(shop: Merchant) -> None:
     partial = shop.http.put(f"/api/v1/webhook-endpoints/{endpoint_id}", json={"isDisabled": True}).json()
     assert (partial["isDisabled"], partial["description"], partial["url"]) == (True, "All", "http://127.0.0.1:9/x")
     assert partial["disabledReason"] == "disabled by the merchant"
-    assert [e["id"] for e in shop.http.get("/api/v1/webhook-endpoints?isDisabled=true").json()["data"]] == [
-        endpoint_id
-    ]
+    assert [e["id"] for e in shop.http.get("/api/v1/webhook-endpoints?isDisabled=true").json()["data"]] == [endpoint_id]
     assert shop.http.get("/api/v1/webhook-endpoints?isDisabled=false").json()["data"] == []
     enabled = shop.http.put(f"/api/v1/webhook-endpoints/{endpoint_id}", json={"isDisabled": False}).json()
     assert (enabled["isDisabled"], enabled["disabledReason"]) == (False, None)

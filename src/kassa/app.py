@@ -32,6 +32,7 @@ from kassa.errors import (
     validation_error_handler,
 )
 from kassa.events import endpoints as event_endpoints
+from kassa.payments import endpoints as payment_endpoints
 from kassa.taxes import endpoints as tax_endpoints
 from kassa.webhooks import endpoints as webhook_endpoints
 
@@ -84,6 +85,8 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
         checkout_endpoints.router,
         event_endpoints.router,
         webhook_endpoints.router,
+        payment_endpoints.api,
+        payment_endpoints.devnet,
     ):
         app.include_router(router)
     checkout_pages.install(app)  # the hosted page at /pay/{id}, its static files and security headers

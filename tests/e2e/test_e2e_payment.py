@@ -81,7 +81,7 @@ def test_pay_with_the_test_wallet_and_land_on_the_success_url(
     page = buyer.page
     deposit = session["addresses"][0]["paymentAddress"]
     expect(page.locator(".option.selected")).to_contain_text("USDC on Kassa Dev Chain")
-    expect(page.locator("[data-deposit]")).to_have_value(deposit)
+    expect(page.locator("[data-deposit]")).to_have_text(deposit)
     expect(page.locator("[data-amount-due-text]")).to_have_text("10.00 USDC")
     expect(page.locator("[data-qr] svg")).to_be_visible()
     expect(page.locator("[data-status-headline]")).to_have_text("Waiting for your payment…")

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
+from eth_utils.address import is_checksum_address, to_checksum_address
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from kassa.api.schemas import AddressIn, ApiModel, Str200
@@ -34,7 +35,10 @@ def _check_evm_address(value: str) -> str:
         raise ValueError("must be an EVM address: 0x followed by 40 hex digits")
     if value.lower() == "0x" + "0" * 40:
         raise ValueError("must not be the zero address")
-    return value
+    mixed_case = value[2:] != value[2:].lower() and value[2:] != value[2:].upper()
+    if mixed_case and not is_checksum_address(value):
+        raise ValueError("has a wrong EIP-55 checksum (a typo?): check the address")
+    return to_checksum_address(value)
 
 
 EvmAddress = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_evm_address)]

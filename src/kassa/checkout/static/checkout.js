@@ -216,10 +216,18 @@
     button.hidden = false;
     button.addEventListener("click", function () {
       function done() { button.textContent = "Copied"; window.setTimeout(function () { button.textContent = "Copy"; }, 2000); }
+      var text = input.value !== undefined ? input.value : input.textContent.trim();
+      function select() {
+        if (input.select) { input.select(); return; }
+        var range = document.createRange();
+        range.selectNodeContents(input);
+        window.getSelection().removeAllRanges();
+        window.getSelection().addRange(range);
+      }
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
+        navigator.clipboard.writeText(text).then(done, select);
       } else {
-        input.select();
+        select();
         if (document.execCommand("copy")) { done(); }
       }
     });
