@@ -3,10 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+TOOLS_STAMP := tools/node_modules/.installed-stamp
 
-.PHONY: setup serve test lint typecheck check bench clean
+.PHONY: setup serve test lint typecheck check bench contracts clean
 
 setup: $(STAMP)
+
+# Node tools for the tests and the contract build: solc-js and anvil (an independent EVM node).
+$(TOOLS_STAMP): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $(TOOLS_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Kassa needs Python 3.11 or newer"'
@@ -18,7 +24,7 @@ $(STAMP): pyproject.toml
 serve: setup
 	$(BIN)/kassa serve
 
-test: setup
+test: setup $(TOOLS_STAMP)
 	scripts/ensure-test-services
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -31,7 +37,10 @@ typecheck: setup
 
 check: lint typecheck test
 
-bench: setup
+contracts: $(TOOLS_STAMP)
+	node src/kassa/chains/contracts/build.js
+
+bench: setup $(TOOLS_STAMP)
 	scripts/ensure-test-services
 	$(BIN)/python -m bench.api_throughput
 

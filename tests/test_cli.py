@@ -96,3 +96,54 @@ def test_serve_starts_on_a_fresh_data_dir(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_deploy_factory_on_anvil(tmp_path: Path) -> None:
+    from chain_harness import AnvilChain
+    from kassa.chains.contracts import BUILD_DIR
+
+    chain = AnvilChain()
+    try:
+        env = os.environ | {
+            "KASSA_DATA_DIR": str(tmp_path),
+            # anvil's first dev account (a well-known test key)
+            "DEPLOYER_KEY": "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        }
+        result = kassa(
+            env,
+            "chain",
+            "deploy-factory",
+            "--rpc-url",
+            str(chain.chain.rpc_url),
+            "--private-key-env",
+            "DEPLOYER_KEY",
+            "--json",
+        )
+        assert result.returncode == 0, result.stderr
+        address = json.loads(result.stdout)["factoryAddress"]
+        code = chain.rpc.call("eth_getCode", [address, "latest"])
+        deployed = json.loads((BUILD_DIR / "KassaForwarderFactory.json").read_text())["deployedBytecode"]
+        assert code.lower() == deployed.lower()
+        missing = kassa(
+            env,
+            "chain",
+            "deploy-factory",
+            "--rpc-url",
+            str(chain.chain.rpc_url),
+            "--private-key-env",
+            "NOT_SET_ANYWHERE",
+        )
+        assert missing.returncode != 0
+        assert "NOT_SET_ANYWHERE" in missing.stderr
+    finally:
+        chain.close()
+
+
+def test_devnet_fund_command(live: LiveServer, tmp_path: Path) -> None:
+    env = os.environ | {"KASSA_DATA_DIR": str(tmp_path)}
+    wallet = "0x" + "d3" * 20
+    result = kassa(env, "devnet", "fund", wallet, "3", "usdt", "--url", live.base_url)
+    assert result.returncode == 0, result.stderr
+    tx = result.stdout.strip()
+    receipt = live.devnet.rpc("eth_getTransactionReceipt", [tx])
+    assert receipt["status"] == "0x1"

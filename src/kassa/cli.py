@@ -60,6 +60,88 @@ def worker() -> None:
 
 
 @main.command()
+def watcher() -> None:
+    """Scale-out mode: chain watchers for every configured chain (one active per chain; others stand by)."""
+    import signal
+    import threading
+
+    from kassa.api.runtime import Runtime
+    from kassa.chains.registry import build_registry
+    from kassa.db.engine import make_database
+    from kassa.payments.services import start_chain_services
+
+    settings = _settings()
+    runtime = Runtime(
+        settings=settings,
+        db=make_database(settings.database_url, pool_size=4),
+        chains=build_registry(settings.file_config),
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    threads = start_chain_services(runtime, watchers=True)
+    if not threads:
+        raise click.ClickException("no chain is enabled: give chains an rpc_url and factory_address in KASSA_CONFIG")
+    stop.wait()
+    for _, thread_stop in threads:
+        thread_stop.set()
+    for thread, _ in threads:
+        thread.join(timeout=10)
+    runtime.db.dispose()
+
+
+@main.group()
+def chain() -> None:
+    """EVM chains."""
+
+
+@chain.command("deploy-factory")
+@click.option("--rpc-url", required=True, help="JSON-RPC URL of the chain.")
+@click.option("--private-key-env", required=True, help="Name of the environment variable holding the deployer key.")
+@click.option("--json", "as_json", is_flag=True)
+def deploy_factory_command(rpc_url: str, private_key_env: str, as_json: bool) -> None:
+    """Deploy the Kassa forwarder factory; put the printed address in the chain's factory_address."""
+    import os
+
+    from kassa.chains.deploy import deploy_factory
+
+    key = os.environ.get(private_key_env)
+    if not key:
+        raise click.ClickException(f"the environment variable {private_key_env} is empty or unset")
+    try:
+        address = deploy_factory(rpc_url, key)
+    except Exception as exc:  # any RPC or signing failure is reported as a clean CLI error
+        raise click.ClickException(f"deployment failed: {exc}") from exc
+    click.echo(json.dumps({"factoryAddress": address}) if as_json else f"factory deployed at {address}")
+
+
+@main.group()
+def devnet() -> None:
+    """The built-in dev chain of a running `kassa serve`."""
+
+
+@devnet.command("fund")
+@click.argument("address")
+@click.argument("amount", type=int)
+@click.argument("currency", type=click.Choice(["eth", "usdc", "usdt"], case_sensitive=False))
+@click.option("--url", default=None, help="Base URL of the Kassa server (default: KASSA_PUBLIC_URL).")
+def devnet_fund(address: str, amount: int, currency: str, url: str | None) -> None:
+    """Send test ETH, USDC or USDT (whole units) to ADDRESS on the dev chain."""
+    import httpx
+
+    base = (url or _settings().public_url).rstrip("/")
+    try:
+        resp = httpx.post(
+            f"{base}/devnet/fund", json={"address": address, "amount": amount, "currency": currency}, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach {base}: {exc}") from exc
+    if resp.status_code != 200:
+        raise click.ClickException(f"{resp.status_code}: {resp.text[:300]}")
+    click.echo(resp.json()["transactionHash"])
+
+
+@main.command()
 def migrate() -> None:
     """Apply pending database migrations (safe to run from several processes at once)."""
     from kassa.db.migrate import upgrade
