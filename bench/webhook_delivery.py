@@ -29,9 +29,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import func, select
 
-from bench.harness import database_url
+from bench.harness import POSTGRES_URL
 from kassa.auth.keys import Principal
 from kassa.auth.organizations import create_organization
 from kassa.config import load_settings
@@ -88,6 +89,16 @@ class Receiver:
             pass
         finally:
             writer.close()
+
+
+def database_url(backend: str, tmp: Path) -> str:
+    """A fresh database of this benchmark's own (other benchmarks may be using theirs)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp / 'bench.db'}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "kassa_bench_webhooks" WITH (FORCE)')
+        conn.execute('CREATE DATABASE "kassa_bench_webhooks"')
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/kassa_bench_webhooks"
 
 
 @dataclass(frozen=True)
@@ -209,7 +220,9 @@ def main() -> None:
     parser.add_argument("--latency-rate", type=float, default=100.0)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    print(f"one `kassa worker` process (default settings: 100 requests in flight, 25 per endpoint), {os.cpu_count()} CPUs")
+    print(
+        f"one `kassa worker` process (default settings: 100 requests in flight, 25 per endpoint), {os.cpu_count()} CPUs"
+    )
     for backend in args.backends.split(","):
         receiver = Receiver()
         receiver.start()

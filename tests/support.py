@@ -24,9 +24,9 @@ from sqlalchemy.engine import make_url
 
 from kassa.api.runtime import Runtime
 from kassa.app import create_app
-from kassa.chains.devnet import DevChain
 from kassa.auth.keys import Mode
 from kassa.auth.organizations import create_organization
+from kassa.chains.devnet import DevChain
 from kassa.config import Settings, load_settings
 from kassa.db.engine import Database, make_database
 from kassa.db.migrate import upgrade

@@ -88,12 +88,13 @@ def test_security_headers_and_static_files(live: LiveServer, shop: Merchant) -> 
         assert resp.headers["x-content-type-options"] == "nosniff"
         assert resp.headers["referrer-policy"] == "no-referrer"
         assert resp.headers["cache-control"] == "no-store"
-        assert "<script>" not in resp.text and " style=" not in resp.text  # nothing inline
+        assert "<script>" not in resp.text
+        assert " style=" not in resp.text
         for asset in re.findall(r'(?:src|href)="(/static/checkout/[^"]+)"', resp.text):
             static = http.get(asset)
             assert static.status_code == 200, asset
             assert static.headers["x-content-type-options"] == "nosniff"
-            assert static.headers["content-type"].startswith(("text/css", "text/javascript", "application/javascript"))
+            assert static.headers["content-type"].startswith(("text/css", "text/javascript", "image/svg+xml"))
 
 
 def test_unknown_sessions_get_their_own_page(live: LiveServer) -> None:
@@ -222,14 +223,14 @@ def test_server_validation_of_every_field(live: LiveServer, shop: Merchant) -> N
 
 def test_nothing_typed_is_lost_on_an_error(live: LiveServer, shop: Merchant) -> None:
     session = full_session(shop)
-    typed = VALID_VALUES | {"email": "not-an-email", "custom_company": "Quote \" & <Co>"}
+    typed = VALID_VALUES | {"email": "not-an-email", "custom_company": 'Quote " & <Co>'}
     page = submit(live, session, typed).text
     for name, value in typed.items():
         if name == "custom_size":
             assert '<option value="l" selected>Large</option>' in page
         else:
             escaped = value.replace("&", "&amp;").replace('"', "&#34;").replace("<", "&lt;").replace(">", "&gt;")
-            assert f'name="{name}"' in page and f'value="{escaped}"' in page, name
+            assert re.search(rf'name="{name}" type="[a-z]+" value="{re.escape(escaped)}"', page), name
 
 
 def test_submitting_stores_the_details_and_moves_to_payment(live: LiveServer, shop: Merchant) -> None:
@@ -249,7 +250,8 @@ def test_submitting_stores_the_details_and_moves_to_payment(live: LiveServer, sh
     assert values == {"company": "Engines Ltd", "seats": "", "size": "l"}
     # Back on the page, the answers are there to edit.
     page = page_html(live, session)
-    assert 'value="Ada Lovelace"' in page and '<option value="l" selected>Large</option>' in page
+    assert 'value="Ada Lovelace"' in page
+    assert '<option value="l" selected>Large</option>' in page
 
 
 def test_fields_are_prefilled_from_customer_data_and_the_customer(live: LiveServer, shop: Merchant) -> None:
@@ -257,14 +259,17 @@ def test_fields_are_prefilled_from_customer_data_and_the_customer(live: LiveServ
         shop, nameCollection=True, emailCollection=True, customerData={"name": "Grace", "email": "grace@example.com"}
     )
     page = page_html(live, prefilled)
-    assert 'value="Grace"' in page and 'value="grace@example.com"' in page
+    assert 'value="Grace"' in page
+    assert 'value="grace@example.com"' in page
     customer = shop.http.post(
         "/api/v1/customers",
         json={"email": "linus@example.com", "name": "Linus", "address": {"line1": "Kernel Way 1", "city": "Espoo"}},
     ).json()
     attached = page_session(shop, customerId=customer["id"], emailCollection=True, billingAddressCollection=True)
     page = page_html(live, attached)
-    assert 'value="linus@example.com"' in page and 'value="Kernel Way 1"' in page and 'value="Espoo"' in page
+    assert 'value="linus@example.com"' in page
+    assert 'value="Kernel Way 1"' in page
+    assert 'value="Espoo"' in page
 
 
 def test_only_what_the_session_asks_for_is_asked(live: LiveServer, shop: Merchant) -> None:
@@ -280,7 +285,7 @@ def test_only_what_the_session_asks_for_is_asked(live: LiveServer, shop: Merchan
 @pytest.mark.parametrize(("submit_type", "label"), [("pay", "Pay 10.00 USDC"), ("book", "Book"), ("donate", "Donate")])
 def test_submit_button_follows_submit_type(live: LiveServer, shop: Merchant, submit_type: str, label: str) -> None:
     page = page_html(live, page_session(shop, submitType=submit_type))
-    assert re.search(rf'data-pay>{label}[^<]*</button>', page)
+    assert re.search(rf"data-pay>{label}[^<]*</button>", page)
 
 
 def test_promotion_codes(live: LiveServer, shop: Merchant) -> None:
@@ -289,11 +294,13 @@ def test_promotion_codes(live: LiveServer, shop: Merchant) -> None:
     page = get_page(http, session)
     token = csrf_of(page)
     url = f"/pay/{session['id']}"
-    assert "WELCOME" in page and "9.00 USDC" in page
+    assert "WELCOME" in page
+    assert "9.00 USDC" in page
     with closing(http):
         removed = post(http, url, {"csrf_token": token, "action": "remove_code", "name": "Typed"})
         assert removed.status_code == 200
-        assert "WELCOME" not in removed.text and 'value="Typed"' in removed.text
+        assert "WELCOME" not in removed.text
+        assert 'value="Typed"' in removed.text
         assert retrieve(shop, session["id"])["amountTotal"] == str(10 * USDC)
         bad = post(http, url, {"csrf_token": token, "action": "apply_code", "promotion_code": "NOPE"})
         assert bad.status_code == 400
@@ -301,7 +308,8 @@ def test_promotion_codes(live: LiveServer, shop: Merchant) -> None:
         assert 'value="NOPE"' in bad.text
         good = post(http, url, {"csrf_token": token, "action": "apply_code", "promotion_code": "half"})
         assert good.status_code == 200
-        assert "HALF" in good.text and "50% off applied" in good.text
+        assert "HALF" in good.text
+        assert "50% off applied" in good.text
         assert re.search(r"<dd data-grand-total>5\.00 USDC</dd>", good.text)
         body = retrieve(shop, session["id"])
         assert (body["amountTotal"], body["discounts"][0]["coupon"]["code"]) == (str(5 * USDC), "HALF")
@@ -311,7 +319,8 @@ def test_a_typed_code_is_applied_on_pay_and_a_bad_one_stops_it(live: LiveServer,
     make_coupon(shop, code="TEN", percentOff=10)
     session = page_session(shop, allowPromotionCodes=True)
     resp = submit(live, session, {"promotion_code": "WRONG"})
-    assert resp.status_code == 400 and "WRONG is not a valid promotion code." in resp.text
+    assert resp.status_code == 400
+    assert "WRONG is not a valid promotion code." in resp.text
     resp = submit(live, session, {"promotion_code": "TEN"})
     assert resp.headers["location"] == f"/pay/{session['id']}/payment"
     assert retrieve(shop, session["id"])["amountTotal"] == str(9 * USDC)
@@ -358,8 +367,10 @@ def test_pay_what_you_want_amount(live: LiveServer, shop: Merchant) -> None:
     session = pwyw_session(shop)
     assert session["amountPending"] is True
     page = page_html(live, session)
-    assert 'name="amount_0"' in page and 'value="5.00"' in page  # the preset
-    assert "Choose an amount" in page and "data-pay>Donate</button>" in page
+    assert 'name="amount_0"' in page
+    assert 'value="5.00"' in page
+    assert "Choose an amount" in page
+    assert "data-pay>Donate</button>" in page
     for typed, message in (
         ("1.99", "The amount must be at least 2.00 USDC."),
         ("500.00000001", "The amount must be at most 500.00 USDC."),
@@ -369,7 +380,8 @@ def test_pay_what_you_want_amount(live: LiveServer, shop: Merchant) -> None:
         resp = submit(live, session, {"amount_0": typed}, action="update_amount")
         assert (resp.status_code, field_errors(resp.text)) == (400, {"amount_0": message}), typed
     resp = submit(live, session, {"amount_0": "12.5"}, action="update_amount")
-    assert resp.status_code == 200 and "Donate 12.50 USDC" in resp.text
+    assert resp.status_code == 200
+    assert "Donate 12.50 USDC" in resp.text
     body = retrieve(shop, session["id"])
     assert (body["amountTotal"], body["amountPending"]) == (str(1_250_000_000), False)
     suggested = submit(live, session, {"amount_0": "12.5", "suggest": "amount_0=25.00"}, action="")
@@ -401,7 +413,8 @@ def test_cancel_writes_the_event_once_and_goes_to_the_cancel_url(live: LiveServe
 def test_metadata_is_never_shown(live: LiveServer, shop: Merchant) -> None:
     session = page_session(shop, metadata={"internal": "margin-secret-42"}, clientReferenceId="ref-secret-7")
     page = page_html(live, session)
-    assert "margin-secret-42" not in page and "ref-secret-7" not in page
+    assert "margin-secret-42" not in page
+    assert "ref-secret-7" not in page
 
 
 def test_payment_step_without_payment_methods(live: LiveServer, shop: Merchant) -> None:
@@ -421,7 +434,9 @@ def test_payment_step_without_payment_methods(live: LiveServer, shop: Merchant) 
         assert http.get(f"/pay/{session['id']}/status").json()["next"] == f"/pay/{session['id']}/done"
 
 
-def test_details_freeze_once_a_payment_is_seen(live: LiveServer, shop: Merchant, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_details_freeze_once_a_payment_is_seen(
+    live: LiveServer, shop: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     session = full_session(shop)
     http = browser(live)
     page = get_page(http, session)
@@ -439,7 +454,8 @@ def test_details_freeze_once_a_payment_is_seen(live: LiveServer, shop: Merchant,
             resp = post(http, f"/pay/{session['id']}", {"csrf_token": token, "action": action} | VALID_VALUES)
             assert resp.status_code == 303, action
         payment = http.get(f"/pay/{session['id']}/payment").text
-        assert "Edit details" not in payment and "Cancel and return" not in payment
+        assert "Edit details" not in payment
+        assert "Cancel and return" not in payment
     body = retrieve(shop, session["id"])
-    assert body["customerDetails"] is None and body["discounts"][0]["coupon"]["code"] == "WELCOME"
-
+    assert body["customerDetails"] is None
+    assert body["discounts"][0]["coupon"]["code"] == "WELCOME"

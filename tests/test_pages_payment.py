@@ -17,6 +17,7 @@ from support import LiveServer, Merchant
 
 DEPOSIT = "0x" + "Ab" * 20
 TX = "0x" + "cd" * 32
+DETECTED = "Payment detected. Waiting for confirmations…"
 
 
 def option(chain_id: int, symbol: str, decimals: int, raw: int, *, preferred: bool = False) -> PaymentOption:
@@ -79,15 +80,21 @@ def test_options_render_preferred_first_with_exact_amounts(live: LiveServer, sho
     session = page_session(shop)
     with live.client() as http:
         page = http.get(f"/pay/{session['id']}/payment").text
-        assert [m for m in re.findall(r'data-option="([^"]+)"', page)] == ["8453:usdc", "137:dai"]
+        assert list(re.findall(r'data-option="([^"]+)"', page)) == ["8453:usdc", "137:dai"]
         assert re.search(r'class="option selected" href="[^"]+option=8453%3Ausdc" aria-current="true"', page)
-        assert "12.345679 USDC" in page and "Preferred" in page
-        assert 'data-chain-id="0x2105"' in page and 'data-amount="12345679"' in page
-        assert f'data-to="{DEPOSIT}"' in page and 'data-rpc-url="https://rpc.example.com"' in page
-        assert re.search(r"<svg [^>]*class=\"segno\"", page) and "<path" in page  # the QR code, inline SVG
-        assert "No payment method" not in page and "Pay with test wallet" not in page
+        assert "12.345679 USDC" in page
+        assert "Preferred" in page
+        assert 'data-chain-id="0x2105"' in page
+        assert 'data-amount="12345679"' in page
+        assert f'data-to="{DEPOSIT}"' in page
+        assert 'data-rpc-url="https://rpc.example.com"' in page
+        assert re.search(r"<svg [^>]*class=\"segno\"", page)
+        assert "<path" in page
+        assert "No payment method" not in page
+        assert "Pay with test wallet" not in page
         dai = http.get(f"/pay/{session['id']}/payment", params={"option": "137:dai"}).text
-        assert "12.3456789 DAI" in dai and 'value="12.3456789"' in dai
+        assert "12.3456789 DAI" in dai
+        assert 'value="12.3456789"' in dai
         assert re.search(r'class="option selected" href="[^"]+option=137%3Adai"', dai)
         assert 'data-rpc-url=""' in dai  # no public RPC to offer: the wallet must know the chain
         unknown = http.get(f"/pay/{session['id']}/payment", params={"option": "1:usdc"}).text
@@ -103,12 +110,14 @@ def test_status_follows_progress(live: LiveServer, shop: Merchant, seam: Any) ->
         assert (body["stage"], body["headline"]) == ("confirming", "Confirming your payment: 1 of 3 confirmations")
         assert body["transfers"] == [{"hash": TX, "confirmations": 1, "required": 3, "state": "pending"}]
         page = http.get(f"/pay/{session['id']}/payment").text
-        assert "Confirming your payment: 1 of 3 confirmations" in page and f"{TX} · pending · 1 of 3" in page
+        assert "Confirming your payment: 1 of 3 confirmations" in page
+        assert f"{TX} · pending · 1 of 3" in page
         assert "Edit details" not in page  # a payment is on its way: details are frozen
         seam["progress"] = progress(status="incomplete", amount_received=400_000_000, amount_due=600_000_000)
         body = http.get(url).json()
         assert (body["stage"], body["detail"]) == ("partial", "Received 4.00 USDC. Still due: 6.00 USDC.")
-        assert body["amount_due"] == "600000000" and body["next"] is None
+        assert body["amount_due"] == "600000000"
+        assert body["next"] is None
 
 
 def test_test_wallet_button(live: LiveServer, shop: Merchant, seam: Any) -> None:
@@ -135,7 +144,12 @@ def test_test_wallet_button(live: LiveServer, shop: Merchant, seam: Any) -> None
     ("fields", "stage", "headline", "detail"),
     [
         ({}, "waiting", "Waiting for your payment…", ""),
-        ({"amount_pending": 1, "transfers": [transfer(0)]}, "detected", "Payment detected. Waiting for confirmations…", ""),
+        (
+            {"amount_pending": 1, "transfers": [transfer(0)]},
+            "detected",
+            "Payment detected. Waiting for confirmations…",
+            "",
+        ),
         ({"transfers": [transfer(2)]}, "confirming", "Confirming your payment: 2 of 3 confirmations", ""),
         (
             {"amount_received": 250_000_000, "amount_due": 750_000_000, "transfers": [transfer(3, "confirmed")]},
@@ -195,7 +209,7 @@ def test_field_rules_in_order() -> None:
         min_length=2,
         max_length=4,
         pattern=buyer.DIGITS_PATTERN,
-        messages={"pattern": "digits", "short": "short", "long": "long", "required": "required"},
+        messages=(("pattern", "digits"), ("short", "short"), ("long", "long"), ("required", "required")),
     )
     assert [buyer.validate_field(rule, v) for v in ("", "  ", "1", "12", " 123 ", "12345", "1a")] == [
         ("", None),
@@ -206,7 +220,7 @@ def test_field_rules_in_order() -> None:
         ("12345", "long"),
         ("1a", "digits"),
     ]
-    text = buyer.FieldRule("t", "T", "text", True, max_length=4, messages={"long": "long", "required": "required"})
+    text = buyer.FieldRule("t", "T", "text", True, max_length=4, messages=(("long", "long"), ("required", "required")))
     assert buyer.validate_field(text, "😀😀😀😀") == ("😀😀😀😀", None)  # characters, not UTF-16 units
     assert buyer.validate_field(text, "😀😀😀😀😀") == ("😀😀😀😀😀", "long")
 

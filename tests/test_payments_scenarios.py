@@ -334,3 +334,37 @@ def test_forwarder_address_matches_the_factory_deployment(
 
     assert balance(deposit) == 0
     assert balance(MERCHANT) >= 7_000_000
+
+
+def test_dev_chain_restart_is_noticed_and_rescanned(live: LiveServer, shop: Merchant) -> None:
+    """A restarted dev chain has a new genesis: pending transfers of the old one are orphaned, the cursor starts
+    again from zero, and payments on the new chain are found."""
+    from kassa.payments.models import ChainCursor
+
+    old = DevnetChain(CONFIRMATIONS)
+    old.chain = dataclasses.replace(old.chain, id=1339)
+    watcher = ChainWatcher(live.settings, live.database, old.chain, old.rpc, owner="restart-test")
+    session = chain_session(live, shop, old)
+    old.transfer(old.usdc, 1, address_of(session), 1_000_000)
+    watcher.step()
+    assert get(shop, session["id"])["paymentIntent"]["status"] == "processing"
+    with live.database.read_sessions() as db:
+        cursor = db.get(ChainCursor, 1339)
+        assert cursor is not None
+        old_genesis, old_last = cursor.genesis_hash, cursor.last_block
+
+    new = DevnetChain(CONFIRMATIONS)  # same contracts (same deployer and nonces), new genesis
+    new.chain = dataclasses.replace(new.chain, id=1339)
+    watcher.rpc = new.rpc
+    watcher.step()
+    with live.database.read_sessions() as db:
+        cursor = db.get(ChainCursor, 1339)
+        assert cursor is not None
+        assert cursor.genesis_hash != old_genesis
+        assert cursor.last_block <= new.head()
+    assert get(shop, session["id"])["paymentIntent"]["transactions"] == []  # the old chain's transfer is gone
+    new.transfer(new.usdc, 1, address_of(session), 10_000_000)
+    confirm(new, watcher)
+    done = get(shop, session["id"])
+    assert done["status"] == "complete"
+    assert old_last >= 0

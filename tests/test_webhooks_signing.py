@@ -124,7 +124,7 @@ def test_delivery_settings_come_from_the_config_file(tmp_path: Path) -> None:
     bad_sections: list[dict[str, Any]] = [
         {"webhooks": {"concurency": 8}},
         {"webhooks": {"concurrency": 0}},
-        {"webhooks": {"lease_seconds": 5}},
+        {"webhooks": {"lease_seconds": 20}},  # not more than twice the 10 s timeout
         {"webhooks": "fast"},
     ]
     for bad in bad_sections:

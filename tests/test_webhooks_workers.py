@@ -107,7 +107,7 @@ def start_worker(store: Store, config: Path, log: Path) -> subprocess.Popen[byte
 def test_a_worker_killed_mid_delivery_loses_nothing(store: Store, tmp_path: Path) -> None:
     # A short lease so the restarted worker takes over the dead one's claims within seconds.
     config = tmp_path / "kassa.toml"
-    config.write_text("[webhooks]\ntimeout_seconds = 2\nlease_seconds = 3\n")
+    config.write_text("[webhooks]\ntimeout_seconds = 1.5\nlease_seconds = 4\n")
     log = tmp_path / "worker.log"
     gate = threading.Event()
 

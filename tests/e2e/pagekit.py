@@ -8,9 +8,8 @@ import uuid
 from typing import Any
 
 from factories import USDC, make_coupon, session_body
-from support import LiveServer, Merchant
-
 from kassa.checkout.service.complete import complete_session
+from support import LiveServer, Merchant
 
 CANCEL_URL = "https://shop.example.com/cart?session={CHECKOUT_SESSION_ID}"
 SUCCESS_URL = "https://shop.example.com/thanks?session={CHECKOUT_SESSION_ID}"
@@ -66,7 +65,7 @@ VALID_VALUES = {
 }
 
 
-def shop_urls(live: LiveServer) -> dict[str, str]:
+def shop_urls(live: LiveServer) -> dict[str, Any]:
     """successUrl and cancelUrl a browser in the tests can reach (it has no network beyond loopback): stand-in
     shop pages on the test server's own origin."""
     return {
@@ -103,7 +102,9 @@ def full_session(shop: Merchant, **fields: Any) -> dict[str, Any]:
     """Every kind of field, promotion codes allowed, a default code (`WELCOME`, 10 % off) applied."""
     make_coupon(shop, code="WELCOME", percentOff=10)
     make_coupon(shop, code="HALF", percentOff=50)
-    return page_session(shop, **(ALL_FIELDS | {"allowPromotionCodes": True, "defaultPromotionCode": "WELCOME"} | fields))
+    return page_session(
+        shop, **(ALL_FIELDS | {"allowPromotionCodes": True, "defaultPromotionCode": "WELCOME"} | fields)
+    )
 
 
 def pwyw_session(shop: Merchant, **fields: Any) -> dict[str, Any]:

@@ -54,10 +54,14 @@ PROVIDER = """
 
 def dev_session(shop: Merchant, live: LiveServer, *, amount: int = 10 * USDC, **fields: Any) -> dict[str, Any]:
     price = product_price(shop, name="Dev widget", amount=amount)
-    body = {
-        "lineItems": {"data": [{"priceId": price["id"]}]},
-        "paymentSetting": {"allowedChains": [{"chainId": DEV_CHAIN_ID}], "preferredChainId": DEV_CHAIN_ID},
-    } | shop_urls(live) | fields
+    body = (
+        {
+            "lineItems": {"data": [{"priceId": price["id"]}]},
+            "paymentSetting": {"allowedChains": [{"chainId": DEV_CHAIN_ID}], "preferredChainId": DEV_CHAIN_ID},
+        }
+        | shop_urls(live)
+        | fields
+    )
     return ok(shop.http.post("/api/v1/checkout/sessions", json=body))
 
 
@@ -73,9 +77,7 @@ def _needs_the_dev_chain(live: LiveServer) -> None:
         pytest.skip("the test server runs no dev chain")
 
 
-def test_pay_with_the_test_wallet_and_land_on_the_success_url(
-    buyer: Buyer, live: LiveServer, shop: Merchant
-) -> None:
+def test_pay_with_the_test_wallet_and_land_on_the_success_url(buyer: Buyer, live: LiveServer, shop: Merchant) -> None:
     session = dev_session(shop, live)
     to_payment_step(buyer, session)
     page = buyer.page

@@ -25,6 +25,7 @@ import segno
 from fastapi import APIRouter, FastAPI, Request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -33,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kassa.api.runtime import Runtime
 from kassa.auth.models import Organization
-from kassa.catalog.models import Product
+from kassa.catalog.models import Price, Product
 from kassa.checkout.models import CheckoutSession
 from kassa.checkout.service import buyer
 from kassa.checkout.state import Status
@@ -225,6 +226,21 @@ def _plain(title: str, text: str, **extra: Any) -> dict[str, Any]:
 # Routes
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A session with what its page shows: line item prices and products, and the form it asks for."""
+
+    session: CheckoutSession
+    prices: dict[uuid.UUID, Price]
+    products: dict[uuid.UUID, Product]
+    form: buyer.BuyerForm
+
+
+def _load(db: Session, session: CheckoutSession) -> Loaded:
+    prices, products = buyer.load_catalog(db, session)
+    return Loaded(session, prices, products, buyer.buyer_form(db, session, prices))
+
+
 @router.get("/pay/{session_id}")
 def checkout_page(session_id: str, request: Request) -> Response:
     runtime = _runtime(request)
@@ -234,7 +250,8 @@ def checkout_page(session_id: str, request: Request) -> Response:
             return _not_found()
         if (other := _elsewhere(db, runtime, session)) is not None:
             return other
-        return _checkout(db, request, session, buyer.prefill_values(db, session, buyer.buyer_form(db, session)))
+        loaded = _load(db, session)
+        return _checkout(db, request, loaded, buyer.prefill_values(db, session, loaded.form))
 
 
 @router.post("/pay/{session_id}")
@@ -255,28 +272,22 @@ def _submit(request: Request, raw_id: str, form: dict[str, str] | None) -> Respo
         session = buyer.find_session(db, sid)
         if session is None:
             return _not_found()
-        rules = buyer.buyer_form(db, session)
-        values = buyer.prefill_values(db, session, rules) | {k: v for k, v in form.items() if k != "csrf_token"}
+        loaded = _load(db, session)
+        values = buyer.prefill_values(db, session, loaded.form) | {k: v for k, v in form.items() if k != "csrf_token"}
         action = form.get("action", "pay")
         if "=" in form.get("suggest", ""):  # a suggested pay-what-you-want amount was pressed
             name, _, amount = form["suggest"].partition("=")
             values[name] = amount
             action = "update_amount"
         try:
-            return _act(db, request, session, rules, values, action)
+            return _act(db, request, loaded, values, action)
         except (buyer.CheckoutClosed, buyer.DetailsFrozen):
             return redirect(f"/pay/{session.id}")
 
 
-def _act(
-    db: Session,
-    request: Request,
-    session: CheckoutSession,
-    rules: buyer.BuyerForm,
-    values: dict[str, str],
-    action: str,
-) -> Response:
+def _act(db: Session, request: Request, loaded: Loaded, values: dict[str, str], action: str) -> Response:
     runtime = _runtime(request)
+    session, rules = loaded.session, loaded.form
     amount_errors = buyer.set_amounts(db, runtime, session, rules, values)
     code = values.get("promotion_code", "").strip()
     applied_code = (session.discount or {}).get("code", "")
@@ -285,17 +296,17 @@ def _act(
             buyer.apply_code(db, runtime, session, code, _state(request).limiter)
             values["promotion_code"] = ""
         except (PromotionCodeRejected, buyer.TooManyCodeAttempts, BadRequest) as exc:
-            return _checkout(db, request, session, values, code_error=_buyer_message(exc), status=exc.status_code)
+            return _checkout(db, request, loaded, values, code_error=_buyer_message(exc), status=exc.status_code)
         if action == "apply_code":
-            return _checkout(db, request, session, values)
+            return _checkout(db, request, loaded, values)
     if action == "remove_code":
         buyer.remove_code(db, runtime, session)
-        return _checkout(db, request, session, values)
+        return _checkout(db, request, loaded, values)
     if action != "pay":
-        return _checkout(db, request, session, values, errors=amount_errors, status=400 if amount_errors else 200)
+        return _checkout(db, request, loaded, values, errors=amount_errors, status=400 if amount_errors else 200)
     errors = buyer.submit_details(db, runtime, session, rules, values)
     if errors:
-        return _checkout(db, request, session, values, errors=errors, status=400)
+        return _checkout(db, request, loaded, values, errors=errors, status=400)
     return redirect(f"/pay/{session.id}/payment")
 
 
@@ -541,7 +552,9 @@ def _expired(db: Session, session: CheckoutSession) -> Response:
 
 
 def base_context(db: Session, request: Request | None, session: CheckoutSession) -> dict[str, Any]:
-    organization = db.get(Organization, session.organization_id)
+    organization = db.execute(
+        select(Organization.name, Organization.support_email).where(Organization.id == session.organization_id)
+    ).first()
     verb = SUBMIT_VERBS.get(session.submit_type, "Pay")
     unit = session.currency.upper()
     return {
@@ -568,17 +581,17 @@ def base_context(db: Session, request: Request | None, session: CheckoutSession)
 def _checkout(
     db: Session,
     request: Request,
-    session: CheckoutSession,
+    loaded: Loaded,
     values: Mapping[str, str],
     *,
     errors: Mapping[str, str] | None = None,
     code_error: str | None = None,
     status: int = 200,
 ) -> Response:
-    form = buyer.buyer_form(db, session)
-    context = base_context(db, request, session) | summary_context(db, session, form)
+    session = loaded.session
+    context = base_context(db, request, session) | summary_context(loaded)
     context |= {
-        "form": form,
+        "form": loaded.form,
         "values": values,
         "errors": errors or {},
         "code_error": code_error,
@@ -588,9 +601,9 @@ def _checkout(
     return render("checkout.html", context, status=status, session=session)
 
 
-def summary_context(db: Session, session: CheckoutSession, form: buyer.BuyerForm) -> dict[str, Any]:
-    products = {p.id: p for p in (db.get(Product, li.product_id) for li in session.line_items) if p is not None}
-    amount_lines = {line.position: line for line in form.amounts}
+def summary_context(loaded: Loaded) -> dict[str, Any]:
+    session, products = loaded.session, loaded.products
+    amount_lines = {line.position: line for line in loaded.form.amounts}
     unit = session.currency.upper()
     lines = []
     for li in session.line_items:
@@ -641,7 +654,8 @@ def duration_words(seconds: int) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
-def rule_attributes(rule: buyer.FieldRule) -> dict[str, str]:
+@lru_cache(maxsize=4096)
+def rule_attributes(rule: buyer.FieldRule) -> Markup:
     """A field's rules and messages as data attributes: what static/checkout.js validates with."""
     attrs: dict[str, str] = {"data-kind": rule.kind}
     for name, value in (
@@ -654,8 +668,8 @@ def rule_attributes(rule: buyer.FieldRule) -> dict[str, str]:
     ):
         if value is not None:
             attrs[f"data-{name}"] = str(value)
-    attrs |= {f"data-msg-{key}": text for key, text in rule.messages.items()}
-    return attrs
+    attrs |= {f"data-msg-{key}": text for key, text in rule.messages}
+    return Markup(" ").join(Markup('{}="{}"').format(name, value) for name, value in attrs.items())
 
 
 ENV.filters["rule_attrs"] = rule_attributes

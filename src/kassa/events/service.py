@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -69,13 +70,18 @@ def emit(
 
 def envelope(event: Event) -> dict[str, Any]:
     """Copperx's webhook envelope."""
+    return envelope_of(event.id, event.type, event.created_at, event.data)
+
+
+def envelope_of(event_id: uuid.UUID, type: str, created_at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    """The envelope from an event's columns (delivery reads them without loading ORM objects)."""
     return {
-        "id": str(event.id),
+        "id": str(event_id),
         "apiVersion": API_VERSION,
-        "created": int(event.created_at.timestamp() * 1000),
+        "created": int(created_at.timestamp() * 1000),
         "object": "event",
-        "type": event.type,
-        "data": {"object": event.data},
+        "type": type,
+        "data": {"object": data},
     }
 
 

@@ -1,30 +1,32 @@
 """Claiming due deliveries: several workers, in several processes, never send the same delivery at once.
 
 A claim moves `next_attempt_at` forward by the lease and stamps a claim token, in one short transaction. On
-PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED`, so concurrent claimers take disjoint rows without
-waiting; on SQLite the write transaction (BEGIN IMMEDIATE) serializes claimers. A worker that dies leaves its
-claims to come due again when the lease runs out. Its outcome is written only if the token still matches.
+PostgreSQL the due rows are read `FOR UPDATE SKIP LOCKED`, so concurrent claimers take disjoint rows without
+waiting for each other; on SQLite the write transaction (BEGIN IMMEDIATE) serializes claimers. A worker that
+dies leaves its claims to come due again when the lease runs out; an outcome is written only if its claim
+token still matches, so a late answer never overwrites a newer claim's.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kassa.clock import Clock
 from kassa.events.models import Event
-from kassa.events.service import envelope
+from kassa.events.service import envelope_of
 from kassa.webhooks.models import WebhookDelivery, WebhookEndpoint
 from kassa.webhooks.service import cancel_pending
 
 Delivery = WebhookDelivery
+Endpoint = WebhookEndpoint
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Claim:
     url: str
     secrets: tuple[str, ...]  # newest first
     event_id: uuid.UUID
-    body: bytes
+    envelope: dict[str, Any]
 
 
 def claim_due(
@@ -50,8 +52,8 @@ def claim_due(
     busy: Mapping[uuid.UUID, int],
     lease: timedelta,
 ) -> list[Claim]:
-    """Lease up to `limit` due deliveries, at most `per_endpoint` in flight per endpoint counting `busy`
-    (this worker's requests in flight); the caller commits at once."""
+    """Lease up to `limit` due deliveries, oldest first, leaving each endpoint at most `per_endpoint` counting
+    `busy` (what this worker holds already); the caller commits at once."""
     now = clock.now()
     ids = _lock_due(db, now, limit=limit, per_endpoint=per_endpoint, busy=busy)
     if not ids:
@@ -64,30 +66,49 @@ def claim_due(
         .execution_options(synchronize_session=False)
     )
     rows = db.execute(
-        select(Delivery, Event, WebhookEndpoint)
+        select(
+            Delivery.id,
+            Delivery.kind,
+            Delivery.attempts,
+            Delivery.first_attempt_at,
+            Event.id.label("event_id"),
+            Event.type,
+            Event.created_at,
+            Event.data,
+            Endpoint.id.label("endpoint_id"),
+            Endpoint.url,
+            Endpoint.secret,
+            Endpoint.previous_secret,
+            Endpoint.previous_secret_expires_at,
+            Endpoint.is_disabled,
+            Endpoint.deleted_at,
+        )
         .join(Event, Event.id == Delivery.event_id)
-        .join(WebhookEndpoint, WebhookEndpoint.id == Delivery.endpoint_id)
+        .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.next_attempt_at)
     ).all()
     claims: list[Claim] = []
     gone: set[uuid.UUID] = set()
-    for delivery, event, endpoint in rows:
-        if (endpoint.is_disabled or endpoint.deleted_at is not None) and delivery.kind != "test":
-            gone.add(endpoint.id)  # disabled between fan-out and now: nothing to send
+    for row in rows:
+        if (row.is_disabled or row.deleted_at is not None) and row.kind != "test":
+            gone.add(row.endpoint_id)  # disabled since the fan-out: nothing to send
             continue
+        secrets: tuple[str, ...] = (row.secret,)
+        if row.previous_secret and row.previous_secret_expires_at and row.previous_secret_expires_at > now:
+            secrets = (row.secret, row.previous_secret)
         claims.append(
             Claim(
-                delivery_id=delivery.id,
+                delivery_id=row.id,
                 token=token,
-                kind=delivery.kind,
-                attempt=delivery.attempts + 1,
-                first_attempt_at=delivery.first_attempt_at,
-                endpoint_id=endpoint.id,
-                url=endpoint.url,
-                secrets=_signing_secrets(endpoint, now),
-                event_id=event.id,
-                body=json.dumps(envelope(event), separators=(",", ":"), ensure_ascii=False).encode(),
+                kind=row.kind,
+                attempt=row.attempts + 1,
+                first_attempt_at=row.first_attempt_at,
+                endpoint_id=row.endpoint_id,
+                url=row.url,
+                secrets=secrets,
+                event_id=row.event_id,
+                envelope=envelope_of(row.event_id, row.type, row.created_at, row.data),
             )
         )
     for endpoint_id in gone:
@@ -98,32 +119,26 @@ def claim_due(
 def _lock_due(
     db: Session, now: datetime, *, limit: int, per_endpoint: int, busy: Mapping[uuid.UUID, int]
 ) -> list[uuid.UUID]:
-    due = (Delivery.state == "pending", Delivery.next_attempt_at <= now)
     saturated = [endpoint_id for endpoint_id, n in busy.items() if n >= per_endpoint]
-    candidates = select(Delivery.id, Delivery.endpoint_id).where(*due)
+    due = (
+        select(Delivery.id, Delivery.endpoint_id)
+        .where(Delivery.state == "pending", Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit * 2)
+    )
     if saturated:
-        candidates = candidates.where(Delivery.endpoint_id.not_in(saturated))
-    # Oldest first; a backlog for one endpoint takes only its free slots, the rest go to other endpoints.
+        due = due.where(Delivery.endpoint_id.not_in(saturated))
+    if db.get_bind().dialect.name == "postgresql":
+        # Rows another worker is claiming right now are skipped, not waited for. The rows read but not chosen
+        # below are only locked until this transaction commits, a moment later.
+        due = due.with_for_update(skip_locked=True)
+    # A backlog for one endpoint takes only its share; the rest of the batch goes to other endpoints.
     taken = Counter(busy)
     chosen: list[uuid.UUID] = []
-    for delivery_id, endpoint_id in db.execute(candidates.order_by(Delivery.next_attempt_at).limit(limit * 4)):
+    for delivery_id, endpoint_id in db.execute(due):
         if taken[endpoint_id] < per_endpoint:
             taken[endpoint_id] += 1
             chosen.append(delivery_id)
             if len(chosen) == limit:
                 break
-    if not chosen:
-        return []
-    lock = select(Delivery.id).where(Delivery.id.in_(chosen), *due)
-    if db.get_bind().dialect.name == "postgresql":
-        # Re-checked under the row lock; rows another worker is claiming right now are skipped, not waited for.
-        lock = lock.with_for_update(skip_locked=True)
-    return list(db.scalars(lock))
-
-
-def _signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
-    previous = endpoint.previous_secret
-    expires = endpoint.previous_secret_expires_at
-    if previous and expires is not None and expires > now:
-        return (endpoint.secret, previous)
-    return (endpoint.secret,)
+    return chosen

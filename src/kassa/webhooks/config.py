@@ -15,7 +15,8 @@ class DeliveryConfig:
     per_endpoint: int = 25
     # Total time allowed for one request: connect, send, and the response.
     timeout_seconds: float = 10.0
-    # A claimed delivery whose worker has not recorded an outcome after this long is due again.
+    # A claimed delivery whose worker has not recorded an outcome after this long is due again. A worker claims
+    # ahead, so a delivery may wait about one timeout for a slot before its own request: more than 2 × timeout.
     lease_seconds: float = 60.0
     # How often an idle worker looks for due deliveries (work committed in-process wakes it at once).
     poll_seconds: float = 0.25
@@ -34,6 +35,6 @@ class DeliveryConfig:
                 raise ConfigError(f"[webhooks] {key} must be a positive number")
             values[key] = int(value) if known[key].type == "int" else float(value)
         config = cls(**values)
-        if config.lease_seconds <= config.timeout_seconds:
-            raise ConfigError("[webhooks] lease_seconds must be longer than timeout_seconds")
+        if config.lease_seconds <= 2 * config.timeout_seconds:
+            raise ConfigError("[webhooks] lease_seconds must be more than twice timeout_seconds")
         return config

@@ -1,15 +1,20 @@
 """The delivery worker: an asyncio loop in a thread of `kassa serve` / `kassa worker`.
 
-It claims due deliveries in batches (as many as it has free request slots, at most `per_endpoint` in flight per
-endpoint), POSTs each one concurrently with a total timeout, and hands the outcomes to a writer that records
-them in batches. Database work runs on one helper thread, so the loop only ever waits on the network. A slow
-endpoint holds at most its own slots for at most the timeout; other endpoints keep their share.
+It claims due deliveries in batches and sends them concurrently, each within the total timeout, with at most
+`concurrency` requests in flight and at most `per_endpoint` to any one endpoint. It claims ahead: up to twice
+those numbers are held, so the next requests are ready when a slot frees, and a claim (a database round trip)
+never sits between two requests. Outcomes go to a writer that records them in batches. Database work runs on
+two helper threads (claims, outcomes), so the loop only ever waits on the network.
+
+A slow endpoint holds its own slots for at most the timeout; the other endpoints keep theirs. A claimed delivery
+waits at most about one timeout for a slot, well inside the lease (which must exceed twice the timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 import uuid
@@ -32,10 +37,10 @@ from kassa.webhooks.signing import signature_headers
 
 log = get_logger("kassa.webhooks")
 T = TypeVar("T")
-# After a wake-up, gather a few more completions or commits before claiming: fewer, fuller claims.
+# After a wake-up, let a few more commits or completions arrive before claiming: fewer, fuller claims.
 SETTLE_SECONDS = 0.002
 WRITE_BATCH = 500
-WRITE_RETRY_SECONDS = 1.0
+RETRY_SECONDS = 1.0
 
 
 class DeliveryWorker:
@@ -43,17 +48,26 @@ class DeliveryWorker:
         self.settings = settings
         self.database = database
         self.config = config or DeliveryConfig.from_settings(settings)
+        self.delivered = 0  # attempts made (for benchmarks and tests)
         self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._kick: asyncio.Event | None = None
-        self._stopping = False
-        self._ready = threading.Event()
-        self._busy: Counter[uuid.UUID] = Counter()
+        # Claimed and not yet recorded, per endpoint; with a slot semaphore per endpoint that has any.
+        self._held: Counter[uuid.UUID] = Counter()
+        self._endpoint_slots: dict[uuid.UUID, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._results: asyncio.Queue[Outcome | None] | None = None
-        self.delivered = 0  # attempts made, for the curious (bench, tests)
 
-    # --- lifecycle, from other threads -------------------------------------------------------------------
+    @property
+    def _hold_limit(self) -> int:
+        return 2 * self.config.concurrency
+
+    @property
+    def _hold_per_endpoint(self) -> int:
+        return 2 * self.config.per_endpoint
+
+    # --- lifecycle, called from other threads -----------------------------------------------------------
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, daemon=True, name="kassa-webhooks")
@@ -75,95 +89,109 @@ class DeliveryWorker:
             with contextlib.suppress(RuntimeError):  # the loop closed in between
                 loop.call_soon_threadsafe(kick.set)
 
-    # --- the loop ----------------------------------------------------------------------------------------
+    # --- the loop ---------------------------------------------------------------------------------------
 
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except Exception as exc:  # never take the process down
+        except Exception as exc:  # never take the process down with it
             log.error("webhook delivery worker stopped", error=repr(exc))
+        finally:
             self._ready.set()
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._kick = asyncio.Event()
-        self._results = asyncio.Queue()
+        results: asyncio.Queue[Outcome | None] = asyncio.Queue()
+        slots = asyncio.Semaphore(self.config.concurrency)
         client = HttpClient()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kassa-webhooks-db") as executor:
-            writer = asyncio.create_task(self._write_loop(executor))
-            self._ready.set()
-            try:
-                await self._claim_loop(executor, client)
-                if self._tasks:
-                    await asyncio.wait(set(self._tasks), timeout=self.config.timeout_seconds + 1)
-            finally:
-                unfinished = list(self._tasks)
-                for task in unfinished:
-                    task.cancel()  # not recorded: their leases run out and they are sent again
-                await asyncio.gather(*unfinished, return_exceptions=True)
-                self._stopping = True
-                self._results.put_nowait(None)  # tells the writer to finish
-                await writer
-                await client.aclose()
+        claims_db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kassa-webhooks-claims")
+        outcomes_db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kassa-webhooks-outcomes")
+        writer = asyncio.create_task(self._write_loop(outcomes_db, results))
+        self._ready.set()
+        try:
+            await self._claim_loop(claims_db, client, slots, results)
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=self.config.timeout_seconds + 1)
+        finally:
+            unfinished = list(self._tasks)
+            for task in unfinished:
+                task.cancel()  # not recorded: their leases run out and they are sent again
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            results.put_nowait(None)  # tells the writer to finish
+            await writer
+            await client.aclose()
+            claims_db.shutdown()
+            outcomes_db.shutdown()
 
-    async def _claim_loop(self, executor: ThreadPoolExecutor, client: HttpClient) -> None:
+    async def _claim_loop(
+        self,
+        executor: ThreadPoolExecutor,
+        client: HttpClient,
+        slots: asyncio.Semaphore,
+        results: asyncio.Queue[Outcome | None],
+    ) -> None:
         assert self._kick is not None
         while not self._stopping:
             self._kick.clear()
-            free = self.config.concurrency - len(self._tasks)
+            room = self._hold_limit - sum(self._held.values())
             claims: list[Claim] = []
-            if free > 0:
-                busy = {endpoint_id: n for endpoint_id, n in self._busy.items() if n > 0}
+            if room > 0:
                 try:
-                    claims = await self._in_db(executor, self._claim, free, busy)
+                    claims = await _in_thread(executor, self._claim, room, dict(self._held))
                 except Exception as exc:  # the database may be briefly unreachable: keep going
                     log.warning("claiming webhook deliveries failed", error=repr(exc))
             for claim in claims:
-                self._busy[claim.endpoint_id] += 1
-                task = asyncio.create_task(self._deliver(client, claim))
+                self._held[claim.endpoint_id] += 1
+                task = asyncio.create_task(self._deliver(client, claim, slots, results))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            if claims and len(claims) == free:
-                continue  # maybe more are due; the slots are full, so the next claim waits for one to free
-            try:
+            if claims and len(claims) == room:
+                continue  # maybe more are due; with no room left, the next pass waits for some
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=self.config.poll_seconds)
                 await asyncio.sleep(SETTLE_SECONDS)
-            except TimeoutError:
-                pass
 
-    def _claim(self, free: int, busy: dict[uuid.UUID, int]) -> list[Claim]:
+    def _claim(self, room: int, held: dict[uuid.UUID, int]) -> list[Claim]:
         with self.database.write_sessions() as db:
             claims = claim_due(
                 db,
                 self.settings.clock,
-                limit=free,
-                per_endpoint=self.config.per_endpoint,
-                busy=busy,
+                limit=room,
+                per_endpoint=self._hold_per_endpoint,
+                busy=held,
                 lease=timedelta(seconds=self.config.lease_seconds),
             )
             db.commit()
         return claims
 
-    async def _deliver(self, client: HttpClient, claim: Claim) -> None:
+    async def _deliver(
+        self, client: HttpClient, claim: Claim, slots: asyncio.Semaphore, results: asyncio.Queue[Outcome | None]
+    ) -> None:
+        endpoint_slots = self._endpoint_slots.setdefault(claim.endpoint_id, asyncio.Semaphore(self.config.per_endpoint))
         try:
-            outcome = await self.send(client, claim)
-            assert self._results is not None
-            self._results.put_nowait(outcome)
+            # The endpoint's slot first: a delivery waiting for its endpoint must not hold a global slot.
+            async with endpoint_slots, slots:
+                outcome = await self.send(client, claim)
+            results.put_nowait(outcome)
         finally:
-            self._busy[claim.endpoint_id] -= 1
-            if self._busy[claim.endpoint_id] <= 0:
-                del self._busy[claim.endpoint_id]
-            if self._kick is not None:
+            self._held[claim.endpoint_id] -= 1
+            left = self._held[claim.endpoint_id]
+            if left <= 0:
+                del self._held[claim.endpoint_id]
+                self._endpoint_slots.pop(claim.endpoint_id, None)
+            # Claim again when this endpoint's queue has drained to what it may have in flight, or it is empty.
+            if self._kick is not None and left in (self.config.per_endpoint, 0):
                 self._kick.set()
 
     async def send(self, client: HttpClient, claim: Claim) -> Outcome:
-        clock = self.settings.clock
-        attempted_at = clock.now()
-        headers = signature_headers(str(claim.event_id), int(attempted_at.timestamp()), claim.body, claim.secrets)
+        attempted_at = self.settings.clock.now()
+        body = json.dumps(claim.envelope, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = signature_headers(str(claim.event_id), int(attempted_at.timestamp()), body, claim.secrets)
         headers["x-webhook-token"] = str(claim.endpoint_id)  # names the endpoint; never the secret
         started = time.perf_counter()
         try:
-            result = await asyncio.wait_for(client.post(claim.url, claim.body, headers), self.config.timeout_seconds)
+            result = await asyncio.wait_for(client.post(claim.url, body, headers), self.config.timeout_seconds)
         except TimeoutError:
             timed_out = f"no response within {self.config.timeout_seconds:g} s"
             return Outcome(claim, attempted_at, _elapsed_ms(started), error=timed_out)
@@ -176,32 +204,32 @@ class DeliveryWorker:
             error = f"response body longer than {client.max_response_bytes} bytes: the rest was not read"
         return Outcome(claim, attempted_at, _elapsed_ms(started), result.status_code, result.head, error)
 
-    async def _write_loop(self, executor: ThreadPoolExecutor) -> None:
-        assert self._results is not None
+    async def _write_loop(self, executor: ThreadPoolExecutor, results: asyncio.Queue[Outcome | None]) -> None:
         stop = False
         while not stop:
-            batch = [await self._results.get()]
-            while len(batch) < WRITE_BATCH and not self._results.empty():
-                batch.append(self._results.get_nowait())
+            batch = [await results.get()]
+            while len(batch) < WRITE_BATCH and not results.empty():
+                batch.append(results.get_nowait())
             stop = None in batch
             outcomes = [o for o in batch if o is not None]
             while outcomes:
                 try:
-                    await self._in_db(executor, self._record, outcomes)
+                    await _in_thread(executor, self._record, outcomes)
                     break
                 except Exception as exc:
                     log.warning("recording webhook outcomes failed", error=repr(exc), count=len(outcomes))
                     if stop:
-                        break  # shutting down: the leases will run out and the deliveries be retried
-                    await asyncio.sleep(WRITE_RETRY_SECONDS)
+                        break  # shutting down: the leases run out and these deliveries are sent again
+                    await asyncio.sleep(RETRY_SECONDS)
 
     def _record(self, outcomes: list[Outcome]) -> None:
         with self.database.write_sessions() as db:
             record_outcomes(db, self.settings.clock, outcomes)
             db.commit()
 
-    async def _in_db(self, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+
+async def _in_thread(executor: ThreadPoolExecutor, fn: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
 
 def _elapsed_ms(started: float) -> int:

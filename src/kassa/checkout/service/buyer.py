@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from kassa.api.runtime import Runtime
 from kassa.auth.keys import Principal
-from kassa.catalog.models import Price
+from kassa.catalog.models import Price, Product
 from kassa.checkout.models import CheckoutSession
 from kassa.checkout.pricing import apply_totals, discount_snapshot
 from kassa.checkout.service.events import emit_session_event
@@ -78,7 +78,10 @@ class FieldRule:
     min_amount: int | None = None  # amount fields, 8-decimal
     max_amount: int | None = None
     autocomplete: str = "off"
-    messages: Mapping[str, str] = field(default_factory=dict)
+    messages: tuple[tuple[str, str], ...] = ()  # (kind of error, message): hashable, so renderings can be cached
+
+    def message(self, kind: str) -> str:
+        return next(text for key, text in self.messages if key == kind)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,6 @@ class AmountLine:
     """A pay-what-you-want line item and the bounds of its price."""
 
     position: int
-    price: Price
     rule: FieldRule
     suggestions: tuple[int, ...]
     preset: int | None
@@ -132,7 +134,7 @@ def _rule(name: str, label: str, kind: Kind, required: bool, **extra: Any) -> Fi
     if extra.get("max_length"):
         messages["long"] = f"{label} must be at most {extra['max_length']} {unit} long."
     messages.update(extra.pop("messages", {}))
-    return FieldRule(name=name, label=label, kind=kind, required=required, messages=messages, **extra)
+    return FieldRule(name=name, label=label, kind=kind, required=required, messages=tuple(messages.items()), **extra)
 
 
 def _address_rules(prefix: str) -> list[FieldRule]:
@@ -142,7 +144,19 @@ def _address_rules(prefix: str) -> list[FieldRule]:
     ]
 
 
-def buyer_form(db: Session, session: CheckoutSession) -> BuyerForm:
+def load_catalog(db: Session, session: CheckoutSession) -> tuple[dict[uuid.UUID, Price], dict[uuid.UUID, Product]]:
+    """The prices and products of the session's line items, in one query."""
+    ids = {li.price_id for li in session.line_items}
+    rows = db.execute(select(Price, Product).join(Product, Product.id == Price.product_id).where(Price.id.in_(ids)))
+    prices: dict[uuid.UUID, Price] = {}
+    products: dict[uuid.UUID, Product] = {}
+    for price, product in rows:
+        prices[price.id] = price
+        products[product.id] = product
+    return prices, products
+
+
+def buyer_form(db: Session, session: CheckoutSession, prices: Mapping[uuid.UUID, Price] | None = None) -> BuyerForm:
     """The fields this session asks the buyer for, each with its rules."""
     contact = []
     if session.name_collection:
@@ -167,7 +181,7 @@ def buyer_form(db: Session, session: CheckoutSession) -> BuyerForm:
         billing=tuple(billing),
         shipping=tuple(shipping),
         custom=tuple(_custom_rule(f) for f in session.custom_fields),
-        amounts=_amount_lines(db, session),
+        amounts=_amount_lines(session, prices if prices is not None else load_catalog(db, session)[0]),
     )
 
 
@@ -191,9 +205,7 @@ def _custom_rule(definition: Mapping[str, Any]) -> FieldRule:
     )
 
 
-def _amount_lines(db: Session, session: CheckoutSession) -> tuple[AmountLine, ...]:
-    custom_ids = {li.price_id for li in session.line_items}
-    prices = {p.id: p for p in db.scalars(select(Price).where(Price.id.in_(custom_ids)))} if custom_ids else {}
+def _amount_lines(session: CheckoutSession, prices: Mapping[uuid.UUID, Price]) -> tuple[AmountLine, ...]:
     lines = []
     for li in session.line_items:
         price = prices[li.price_id]
@@ -220,7 +232,7 @@ def _amount_lines(db: Session, session: CheckoutSession) -> tuple[AmountLine, ..
             messages=messages,
         )
         suggestions = tuple(price.custom_suggestions or ())
-        lines.append(AmountLine(li.position, price, rule, suggestions, price.custom_preset))
+        lines.append(AmountLine(li.position, rule, suggestions, price.custom_preset))
     return tuple(lines)
 
 
@@ -229,27 +241,27 @@ def validate_field(rule: FieldRule, raw: str) -> tuple[str, str | None]:
     same order: required, pattern, minimum length, maximum length, choice, amount bounds."""
     value = raw.strip()
     if not value:
-        return "", rule.messages["required"] if rule.required else None
+        return "", rule.message("required") if rule.required else None
     if rule.pattern is not None and not re.fullmatch(rule.pattern, value):
-        return value, rule.messages["pattern"]
+        return value, rule.message("pattern")
     if rule.min_length is not None and len(value) < rule.min_length:
-        return value, rule.messages["short"]
+        return value, rule.message("short")
     if rule.max_length is not None and len(value) > rule.max_length:
-        return value, rule.messages["long"]
+        return value, rule.message("long")
     if rule.kind == "dropdown" and value not in {v for v, _ in rule.options}:
-        return value, rule.messages["choice"]
+        return value, rule.message("choice")
     if rule.kind == "amount":
         amount = parse_amount(value)
         if rule.min_amount is not None and amount < rule.min_amount:
-            return value, rule.messages["min"]
+            return value, rule.message("min")
         if rule.max_amount is not None and amount > rule.max_amount:
-            return value, rule.messages["max"]
+            return value, rule.message("max")
     if rule.kind == "email":
         # Stricter than the pattern, server side only: completion creates the customer with this address.
         try:
             _EMAIL.validate_python(value)
         except ValidationError:
-            return value, rule.messages["pattern"]
+            return value, rule.message("pattern")
     return value, None
 
 
