@@ -100,12 +100,13 @@ def scan_cost(backend: str, blocks: int) -> None:
                 dev.mine()
         first = int(start, 16)
         print(
-            f"\n[{backend}] scanning blocks {first + 1}..{first + blocks} of the dev chain (eth_getLogs in 500-block chunks)"
+            f"\n[{backend}] scanning blocks {first + 1}..{first + blocks} of the dev chain "
+            "(eth_getLogs in 500-block chunks)"
         )
         watched = 10
         for target in (10, 10_000, 100_000):
             if target > watched:
-                rows = [
+                rows: list[dict[str, Any]] = [
                     {
                         "id": uuid.uuid4(),
                         "session_id": uuid.uuid4(),
@@ -202,7 +203,8 @@ def confirm_latency(rounds: int) -> None:
         latencies.sort()
         print(
             f"\nconfirming block → session complete on anvil, 1 s poll, {rounds} payments: "
-            f"p50 {statistics.median(latencies):.2f} s, p99 {latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]:.2f} s, "
+            f"p50 {statistics.median(latencies):.2f} s, "
+            f"p99 {latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]:.2f} s, "
             f"max {latencies[-1]:.2f} s"
         )
 
