@@ -21,8 +21,10 @@ def test_artifacts_match_a_fresh_build(tmp_path: Path) -> None:
     shutil.copytree(BUILD_SCRIPT.parent, work, ignore=shutil.ignore_patterns("build"))
     script = work / "build.js"
     script.write_text(
-        script.read_text().replace('path.join(__dirname, "../../../../tools/node_modules/solc")',
-                                   json.dumps(str(ROOT / "tools" / "node_modules" / "solc"))),
+        script.read_text().replace(
+            'path.join(__dirname, "../../../../tools/node_modules/solc")',
+            json.dumps(str(ROOT / "tools" / "node_modules" / "solc")),
+        ),
         encoding="utf-8",
     )
     subprocess.run([node, str(script)], check=True, capture_output=True, timeout=300)
