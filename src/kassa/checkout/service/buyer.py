@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from kassa.api.runtime import Runtime
 from kassa.auth.keys import Principal
@@ -513,7 +513,8 @@ def _owner(session: CheckoutSession) -> Principal:
 
 def find_session(db: Session, session_id: uuid.UUID) -> CheckoutSession | None:
     """The session a page URL names: the id is the buyer's capability, so no organization scope applies."""
-    return db.get(CheckoutSession, session_id)
+    # One query with its line items (joined, not the relationship's default second SELECT): pages are hot.
+    return db.get(CheckoutSession, session_id, options=[joinedload(CheckoutSession.line_items)])
 
 
 # ---------------------------------------------------------------------------------------------------------------
