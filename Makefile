@@ -43,6 +43,7 @@ contracts: $(TOOLS_STAMP)
 bench: setup $(TOOLS_STAMP)
 	scripts/ensure-test-services
 	$(BIN)/python -m bench.api_throughput
+	$(BIN)/python -m bench.checkout_throughput
 	$(BIN)/python -m bench.watcher_cost
 
 clean:

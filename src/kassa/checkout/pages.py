@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import segno
 from fastapi import APIRouter, FastAPI, Request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -61,10 +63,38 @@ ENV = Environment(
 )
 
 
+class MerchantNames:
+    """Organization names and support emails for the page header, kept `ttl` seconds: read on every page view,
+    changed rarely (a rename shows within the ttl)."""
+
+    def __init__(self, ttl: float = 30.0, max_items: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_items = max_items
+        self._items: dict[uuid.UUID, tuple[float, str, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, db: Session, organization_id: uuid.UUID) -> tuple[str, str | None]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(organization_id)
+        if hit is not None and hit[0] > now:
+            return hit[1], hit[2]
+        row = db.execute(
+            select(Organization.name, Organization.support_email).where(Organization.id == organization_id)
+        ).first()
+        name, email = (row.name, row.support_email) if row is not None else ("Checkout", None)
+        with self._lock:
+            if len(self._items) >= self.max_items:
+                self._items.clear()
+            self._items[organization_id] = (now + self.ttl, name, email)
+        return name, email
+
+
 @dataclass(frozen=True)
 class PageState:
     secret: bytes
     limiter: buyer.CodeAttemptLimiter
+    merchants: MerchantNames
 
 
 def install(app: FastAPI) -> None:
@@ -72,7 +102,9 @@ def install(app: FastAPI) -> None:
     runtime: Runtime = app.state.runtime
     clock = runtime.settings.clock
     app.state.pages = PageState(
-        secret=page_secret(runtime.settings), limiter=buyer.CodeAttemptLimiter(now=lambda: clock.now().timestamp())
+        secret=page_secret(runtime.settings),
+        limiter=buyer.CodeAttemptLimiter(now=lambda: clock.now().timestamp()),
+        merchants=MerchantNames(),
     )
     app.include_router(router)
     app.mount(STATIC_PREFIX, _NoSniff(StaticFiles(directory=HERE / "static")), name="checkout-static")
@@ -248,7 +280,7 @@ def checkout_page(session_id: str, request: Request) -> Response:
         session = _find(db, session_id)
         if session is None:
             return _not_found()
-        if (other := _elsewhere(db, runtime, session)) is not None:
+        if (other := _elsewhere(db, request, session)) is not None:
             return other
         loaded = _load(db, session)
         return _checkout(db, request, loaded, buyer.prefill_values(db, session, loaded.form))
@@ -330,7 +362,7 @@ def payment_page(session_id: str, request: Request) -> Response:
             return redirect(f"/pay/{session.id}/done")
         seen = buyer.payment_seen(db, runtime, session)
         if session.status == Status.EXPIRED or (buyer.is_past_expiry(runtime, session) and not seen):
-            return _expired(db, session)
+            return _expired(db, request, session)
         if not seen and not buyer.details_complete(session, buyer.buyer_form(db, session)):
             return redirect(f"/pay/{session.id}")
         options = payments.payment_options(db, runtime, session)
@@ -535,36 +567,35 @@ def _not_found() -> Response:
     return render("message.html", _plain("Checkout not found", text), status=404)
 
 
-def _elsewhere(db: Session, runtime: Runtime, session: CheckoutSession) -> Response | None:
+def _elsewhere(db: Session, request: Request, session: CheckoutSession) -> Response | None:
     """The page for a session that no longer takes details: complete, expired, or with a payment under way."""
     if session.status == Status.COMPLETE:
-        return render("complete.html", base_context(db, None, session), session=session)
+        return render("complete.html", base_context(db, request, session), session=session)
+    runtime = _runtime(request)
     seen = buyer.payment_seen(db, runtime, session)
     if session.status == Status.EXPIRED or (buyer.is_past_expiry(runtime, session) and not seen):
-        return _expired(db, session)
+        return _expired(db, request, session)
     if seen or session.status != Status.OPEN:
         return redirect(f"/pay/{session.id}/payment", session)
     return None
 
 
-def _expired(db: Session, session: CheckoutSession) -> Response:
-    return render("expired.html", base_context(db, None, session), status=410, session=session)
+def _expired(db: Session, request: Request, session: CheckoutSession) -> Response:
+    return render("expired.html", base_context(db, request, session), status=410, session=session)
 
 
-def base_context(db: Session, request: Request | None, session: CheckoutSession) -> dict[str, Any]:
-    organization = db.execute(
-        select(Organization.name, Organization.support_email).where(Organization.id == session.organization_id)
-    ).first()
+def base_context(db: Session, request: Request, session: CheckoutSession) -> dict[str, Any]:
+    merchant, support_email = _state(request).merchants.get(db, session.organization_id)
     verb = SUBMIT_VERBS.get(session.submit_type, "Pay")
     unit = session.currency.upper()
     return {
         "session": session,
-        "merchant": organization.name if organization else "Checkout",
-        "support_email": organization.support_email if organization else None,
+        "merchant": merchant,
+        "support_email": support_email,
         "test_mode": session.mode == "test",
         "verb": verb,
         "total": None if session.amount_pending else f"{format_amount(session.amount_total)} {unit}",
-        "csrf": csrf_token(_state(request).secret, session.id) if request is not None else "",
+        "csrf": csrf_token(_state(request).secret, session.id),
         "urls": {
             "page": f"/pay/{session.id}",
             "payment": f"/pay/{session.id}/payment",
@@ -654,10 +685,26 @@ def duration_words(seconds: int) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
+_INPUT_TYPES = {"email": "email", "phone": "tel"}
+_INPUT_MODES = {"numeric": "numeric", "amount": "decimal"}
+
+
 @lru_cache(maxsize=4096)
-def rule_attributes(rule: buyer.FieldRule) -> Markup:
-    """A field's rules and messages as data attributes: what static/checkout.js validates with."""
-    attrs: dict[str, str] = {"data-kind": rule.kind}
+def field_attributes(rule: buyer.FieldRule) -> Markup:
+    """A field's HTML attributes, with its rules and messages as the data attributes static/checkout.js checks."""
+    attrs: dict[str, str | None] = {"id": f"f-{rule.name}", "name": rule.name}
+    if not rule.options:
+        attrs |= {
+            "type": _INPUT_TYPES.get(rule.kind, "text"),
+            "autocomplete": rule.autocomplete,
+            "inputmode": _INPUT_MODES.get(rule.kind),
+            "maxlength": str(rule.max_length) if rule.max_length else None,
+            "minlength": str(rule.min_length) if rule.min_length else None,
+        }
+    if rule.required:
+        attrs |= {"required": "", "aria-required": "true"}
+    attrs["aria-describedby"] = f"f-{rule.name}-error"
+    attrs["data-kind"] = rule.kind
     for name, value in (
         ("required", "1" if rule.required else None),
         ("pattern", rule.pattern),
@@ -669,9 +716,13 @@ def rule_attributes(rule: buyer.FieldRule) -> Markup:
         if value is not None:
             attrs[f"data-{name}"] = str(value)
     attrs |= {f"data-msg-{key}": text for key, text in rule.messages}
-    return Markup(" ").join(Markup('{}="{}"').format(name, value) for name, value in attrs.items())
+    return Markup(" ").join(
+        Markup('{}="{}"').format(name, value) if value else escape(name)
+        for name, value in attrs.items()
+        if value is not None
+    )
 
 
-ENV.filters["rule_attrs"] = rule_attributes
+ENV.filters["field_attrs"] = field_attributes
 ENV.filters["duration"] = duration_words
 ENV.filters["plain"] = buyer.format_plain
