@@ -45,6 +45,7 @@ bench: setup $(TOOLS_STAMP)
 	$(BIN)/python -m bench.api_throughput
 	$(BIN)/python -m bench.checkout_throughput
 	$(BIN)/python -m bench.watcher_cost
+	$(BIN)/python -m bench.page_render
 
 clean:
 	rm -rf $(VENV) .kassa .mypy_cache .ruff_cache .pytest_cache

@@ -320,6 +320,7 @@ def _submit(request: Request, raw_id: str, form: dict[str, str] | None) -> Respo
 def _act(db: Session, request: Request, loaded: Loaded, values: dict[str, str], action: str) -> Response:
     runtime = _runtime(request)
     session, rules = loaded.session, loaded.form
+    buyer.ensure_editable(db, runtime, session)
     amount_errors = buyer.set_amounts(db, runtime, session, rules, values)
     code = values.get("promotion_code", "").strip()
     applied_code = (session.discount or {}).get("code", "")
