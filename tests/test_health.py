@@ -13,7 +13,11 @@ def test_openapi_and_docs(live: LiveServer) -> None:
     with live.client() as http:
         spec = http.get("/openapi.json").json()
         assert "/api/v1/customers" in spec["paths"]
-        assert http.get("/docs").status_code == 200
+        docs = http.get("/docs")
+        assert docs.status_code == 200
+        assert "/docs-assets/swagger-ui-bundle.js" in docs.text  # served here, not from a CDN
+        assert "cdn" not in docs.text.lower()
+        assert http.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
 
 
 def test_request_id_is_generated_or_echoed(shop: Merchant) -> None:

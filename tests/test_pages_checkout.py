@@ -134,6 +134,7 @@ def test_completed_session_redirect_and_confirmation(live: LiveServer, shop: Mer
     )
     with browser(live) as http:
         assert http.get(f"/pay/{redirecting['id']}/done").headers["location"] == f"/pay/{redirecting['id']}/payment"
+        token = csrf_of(get_page(http, confirming))
         for session in (redirecting, confirming):
             assert complete(live, session["id"])
         done = http.get(f"/pay/{redirecting['id']}/done")
@@ -150,6 +151,9 @@ def test_completed_session_redirect_and_confirmation(live: LiveServer, shop: Mer
         assert "Thanks! Your tickets are on the way." in page.text
         assert "shop.example.com/thanks" not in page.text
         assert http.get(f"/pay/{confirming['id']}/payment").headers["location"] == f"/pay/{confirming['id']}/done"
+        for action in ("update_amount", "pay", "remove_code"):  # a finished session takes no more changes
+            late = post(http, f"/pay/{confirming['id']}", {"csrf_token": token, "action": action})
+            assert (late.status_code, late.headers["location"]) == (303, f"/pay/{confirming['id']}")
 
 
 def test_every_form_refuses_a_missing_or_forged_csrf_token(live: LiveServer, shop: Merchant) -> None:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kassa import __version__
+from kassa.api import docs as api_docs
 from kassa.api import health
 from kassa.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from kassa.api.runtime import Runtime
@@ -67,7 +68,7 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
         title="Kassa API",
         version=__version__,
         description="Self-hostable crypto checkout, wire-compatible with the Copperx API.",
-        docs_url="/docs",
+        docs_url=None,  # served by kassa.api.docs, without a CDN
         redoc_url=None,
     )
     app.state.runtime = runtime
@@ -76,6 +77,7 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)
     app.include_router(health.router)
+    api_docs.install(app)
     app.include_router(organization_endpoints.router)
     for router in (
         customer_endpoints.router,
