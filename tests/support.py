@@ -134,14 +134,6 @@ class LiveServer:
         assert self.runtime.devnet is not None, "this server runs no dev chain"
         return self.runtime.devnet
 
-    def advance(self, delta: timedelta) -> None:
-        """Move Kassa's clock, and the dev chain's block time with it, so chain-aware expiry sees time pass."""
-        self.clock.advance(delta)
-        if delta > timedelta() and self.runtime.devnet is not None:
-            with self.devnet.lock:
-                latest = self.devnet.tester.get_block_by_number("latest")["timestamp"]
-                self.devnet.tester.time_travel(max(int(self.clock.now().timestamp()), latest + 1))
-
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)

@@ -121,7 +121,7 @@ def test_every_option_is_stored_and_echoed(shop: Merchant) -> None:
     assert session["customerUpdate"] == {"address": "auto", "name": "auto", "shipping": "never"}
     assert session["metadata"] == {"order": "42"}
     assert session["paymentSetting"]["preferredChainId"] == LOCAL_CHAIN_ID
-    assert session["paymentSetting"]["allowedChains"][0]["withdrawalAddress"] == WALLET
+    assert session["paymentSetting"]["allowedChains"][0]["withdrawalAddress"].lower() == WALLET
     assert session["amountTax"] == str(75 * USDC // 100)
     assert session["amountTotal"] == str(10 * USDC + 75 * USDC // 100)
     line = session["lineItems"]["data"][0]

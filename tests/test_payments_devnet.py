@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from contract import assert_matches_operation
@@ -112,3 +113,18 @@ def test_wrong_token_is_recorded_and_reported_not_credited(live: LiveServer, sho
         [event] = events_for(db, uuid.UUID(session["id"]), "payment.unmatched")
     assert event.data["reason"] == "wrong_currency"
     assert event.data["transactionHash"] == transaction["transactionHash"]
+
+
+def test_session_on_the_dev_chain_expires_within_seconds(live: LiveServer, shop: Merchant) -> None:
+    """Expiry waits for the watcher to read the chain past expiresAt, then happens at once (not at the sweep)."""
+    # Opened (by Kassa's clock) almost an hour ago, so it expires in two seconds of real time, which the dev
+    # chain's blocks follow: no time travel, nothing left behind for other tests.
+    live.clock.advance(-timedelta(minutes=59, seconds=58))
+    try:
+        session = dev_session(shop)
+    finally:
+        live.clock.advance(timedelta(minutes=59, seconds=58))
+    body = wait_for(shop, session["id"], lambda s: s["status"] == "expired", timeout=15)
+    assert body["status"] == "expired"
+    with live.database.read_sessions() as db:
+        assert [e.type for e in events_for(db, uuid.UUID(session["id"]))] == ["checkout_session.expired"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -14,11 +15,13 @@ from kassa.jobs.queue import JobContext, job_kind
 SWEEP_BATCH = 200
 
 
-@job_kind("checkout.expire")
+# While a payment may still be confirming, the job looks again every second (expiry within seconds of the
+# moment the chains have been read past expiresAt); many attempts are allowed before the sweep takes over.
+@job_kind("checkout.expire", backoff=(timedelta(seconds=1),), max_attempts=3600)
 def expire_session_job(ctx: JobContext, session_id: uuid.UUID) -> None:
     from kassa.checkout.service.expire import expire_if_due
 
-    expire_if_due(ctx.db, ctx.clock, session_id, ctx.settings.public_url)
+    expire_if_due(ctx.db, ctx.clock, session_id, ctx.settings.public_url, raise_if_waiting=True)
 
 
 def sweep_expired(settings: Settings, database: Database) -> int:

@@ -22,6 +22,10 @@ from kassa.db.engine import Database
 from kassa.jobs.models import Job
 
 
+class RetryLater(Exception):  # not an error: the job is simply early
+    """Raised by a handler whose work cannot be done yet; the job runs again after its backoff."""
+
+
 @dataclass(frozen=True)
 class JobContext:
     settings: Settings

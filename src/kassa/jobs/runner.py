@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from kassa.config import Settings
 from kassa.db.engine import Database
-from kassa.jobs.queue import REGISTRY, JobContext, Registry, claim_due, mark_done, mark_failed
+from kassa.jobs.queue import REGISTRY, JobContext, Registry, RetryLater, claim_due, mark_done, mark_failed
 from kassa.logs import get_logger
 
 log = get_logger("kassa.jobs")
@@ -58,7 +58,10 @@ class JobRunner:
                     db.commit()
                 except Exception as exc:
                     db.rollback()
-                    log.warning("job failed", job_id=str(job.id), kind=job.kind, error=repr(exc))
+                    if isinstance(exc, RetryLater):
+                        log.debug("job retries later", job_id=str(job.id), kind=job.kind)
+                    else:
+                        log.warning("job failed", job_id=str(job.id), kind=job.kind, error=repr(exc))
                     mark_failed(db, clock, job, kind, "".join(traceback.format_exception(exc))[-2000:])
                     db.commit()
         return len(jobs)

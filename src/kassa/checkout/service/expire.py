@@ -13,15 +13,25 @@ from kassa.checkout.service.events import emit_session_event
 from kassa.checkout.service.queries import get_session
 from kassa.checkout.state import InvalidTransition, PaymentStatus, Status, Transition, next_status, sources_of
 from kassa.clock import Clock
+from kassa.jobs.queue import RetryLater
 
 
-def expire_if_due(db: Session, clock: Clock, session_id: uuid.UUID, public_url: str = "") -> bool:
+class ExpiryWaits(RetryLater):
+    """The session's time is up, but a payment may still be on its way: try again shortly."""
+
+
+def expire_if_due(
+    db: Session, clock: Clock, session_id: uuid.UUID, public_url: str = "", *, raise_if_waiting: bool = False
+) -> bool:
+    """Expire the session if it is open and past expiresAt; True for the one caller that did it."""
     session = db.get(CheckoutSession, session_id)
     if session is None or session.status != Status.OPEN or session.expires_at > clock.now():
         return False
     from kassa.payments.guards import expiry_blocked  # payments builds on checkout, not the other way
 
     if expiry_blocked(db, clock, session):
+        if raise_if_waiting:
+            raise ExpiryWaits(str(session_id))
         return False
     return _expire(db, clock, session, public_url, due_only=True)
 
