@@ -38,7 +38,9 @@ def _wrk(base: str, key: str, path: str, body: dict[str, object], seconds: int, 
         )
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, f"{base}{path}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     Path(script.name).unlink()
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -55,8 +57,10 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
-    print(f"load generator: {'wrk' if use_wrk else 'python (httpx)'}; {args.connections} connections; "
-          "one `kassa api` process (2-core machine shared with the load generator)")
+    print(
+        f"load generator: {'wrk' if use_wrk else 'python (httpx)'}; {args.connections} connections; "
+        "one `kassa api` process (2-core machine shared with the load generator)"
+    )
     for backend in args.backends.split(","):
         with kassa_server(backend) as (base, key):
             price = httpx.post(
@@ -64,19 +68,24 @@ def main() -> None:
                 json={"productData": {"name": "Bench"}, "currency": "usdc", "unitAmount": "2500000000"},
                 headers={"Authorization": f"Bearer {key}"},
             ).json()
-            session_body = json.loads(json.dumps(SESSION_BODY).replace("PRICE", price["id"]))
-            for name, path, body in (
-                ("POST /api/v1/customers (1 row)", "/api/v1/customers", CUSTOMER_BODY),
+            session_body: dict[str, object] = json.loads(json.dumps(SESSION_BODY).replace("PRICE", price["id"]))
+            cases: list[tuple[str, str, dict[str, object]]] = [
+                ("POST /api/v1/customers (1 row)", "/api/v1/customers", dict(CUSTOMER_BODY)),
                 ("POST /api/v1/checkout/sessions", "/api/v1/checkout/sessions", session_body),
-            ):
+            ]
+            for name, path, body in cases:
                 if use_wrk:
                     line = _wrk(base, key, path, body, args.seconds, args.connections)
                 else:
-                    result = run_load(
-                        name, base, key, lambda c, _i, p=path, b=body: c.post(p, json=b),
-                        concurrency=args.connections, total=args.seconds * 200,
-                    )
-                    line = result.line()
+
+                    async def send(
+                        client: httpx.AsyncClient, _i: int, p: str = path, b: object = body
+                    ) -> httpx.Response:
+                        return await client.post(p, json=b)
+
+                    line = run_load(
+                        name, base, key, send, concurrency=args.connections, total=args.seconds * 200
+                    ).line()
                 print(f"{backend:<10} {name:<36} {line}", flush=True)
 
 

@@ -4,7 +4,8 @@ Two figures for `GET /pay/{id}` of a session with three line items, a tax rate, 
 collection flag and three custom fields:
 - over HTTP: a separate `kassa api` process on SQLite, loaded by a closed-loop client in this process (on a
   2-core machine the two share the CPU);
-- in process: the page route called directly (database reads + Jinja2 render, no HTTP), one thread.
+- in process: the page route called directly (database reads + Jinja2 render, no HTTP), in one process and in
+  one process per CPU.
 
 Run: `.venv/bin/python -m bench.page_render [--total N] [--concurrency C]`.
 """
@@ -12,8 +13,11 @@ Run: `.venv/bin/python -m bench.page_render [--total N] [--concurrency C]`.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import tempfile
 import time
+import warnings
 from typing import Any
 
 import httpx
@@ -78,46 +82,62 @@ def make_session(http: httpx.Client) -> str:
     return str(ok(http.post("/api/v1/checkout/sessions", json=body))["id"])
 
 
-def in_process(seconds: float) -> float:
-    """Renders per second of the page route called directly, on a fresh SQLite database."""
+def _app(data_dir: str) -> Any:
+    from kassa.app import create_app
+    from kassa.config import load_settings
+
+    return create_app(load_settings({"KASSA_DATA_DIR": data_dir, "KASSA_LOG_LEVEL": "WARNING"}))
+
+
+def _render_for(data_dir: str, session_id: str, seconds: float) -> int:
+    """Call the page route for `seconds` in this process; returns how many pages it rendered."""
     from starlette.requests import Request
 
-    from kassa.app import create_app
-    from kassa.auth.organizations import create_organization
     from kassa.checkout import pages
+
+    app = _app(data_dir)
+    request = Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": [], "query_string": b""})
+    pages.checkout_page(session_id, request)  # warm-up: templates compiled, caches filled
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        assert pages.checkout_page(session_id, request).status_code == 200
+        count += 1
+    app.state.runtime.db.dispose()
+    return count
+
+
+def in_process(seconds: float, processes: int = 1) -> float:
+    """Renders per second of the page route called directly (no HTTP) on a fresh SQLite database, summed over
+    `processes` processes rendering at once (as that many `kassa api` processes would)."""
+    with warnings.catch_warnings():  # the test client's own deprecation notice, about its httpx backend
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from kassa.auth.organizations import create_organization
     from kassa.config import load_settings
     from kassa.db.migrate import upgrade
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings({"KASSA_DATA_DIR": tmp, "KASSA_LOG_LEVEL": "WARNING"})
-        upgrade(settings.database_url)
-        app = create_app(settings)
+        upgrade(load_settings({"KASSA_DATA_DIR": tmp}).database_url)
+        app = _app(tmp)
         runtime = app.state.runtime
         with runtime.db.write_sessions() as db:
-            _, issued = create_organization(db, settings.clock, "Bench", "test")
+            _, issued = create_organization(db, runtime.settings.clock, "Bench", "test")
             db.commit()
-        from fastapi.testclient import TestClient
-
         with TestClient(app, headers={"Authorization": f"Bearer {issued.secret}"}) as client:
             session_id = make_session(client)
-        request = Request(
-            {"type": "http", "app": app, "method": "GET", "path": "/", "headers": [], "query_string": b""}
-        )
-        pages.checkout_page(session_id, request)  # warm-up: templates compiled, caches filled
-        count, started = 0, time.perf_counter()
-        while time.perf_counter() - started < seconds:
-            response = pages.checkout_page(session_id, request)
-            assert response.status_code == 200
-            count += 1
         runtime.db.dispose()
-        return count / (time.perf_counter() - started)
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(processes) as pool:
+            counts = pool.starmap(_render_for, [(tmp, session_id, seconds)] * processes)
+        return sum(counts) / seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--total", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of the in-process run")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of the in-process runs")
     args = parser.parse_args()
     print(f"GET /pay/{{id}}: 3 line items, tax, a promotion code, every field; {args.total} requests over HTTP")
     with (
@@ -133,8 +153,10 @@ def main() -> None:
             "sqlite     GET /pay/{id} (HTTP)", base, key, page, concurrency=args.concurrency, total=args.total
         )
         print(result.line(), flush=True)
-    rate = in_process(args.seconds)
-    print(f"{'sqlite     GET /pay/{id} (in process, 1 thread)':<44} {rate:>8.0f} renders/s", flush=True)
+    for processes in sorted({1, os.cpu_count() or 1}):
+        rate = in_process(args.seconds, processes)
+        label = f"sqlite     GET /pay/{{id}} (in process, {processes} proc)"
+        print(f"{label:<44} {rate:>8.0f} renders/s", flush=True)
 
 
 if __name__ == "__main__":

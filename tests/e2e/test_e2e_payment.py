@@ -89,6 +89,10 @@ def test_pay_with_the_test_wallet_and_land_on_the_success_url(buyer: Buyer, live
     expect(page.locator("[data-status-headline]")).to_have_text("Waiting for your payment…")
     expect(page.locator("[data-wallet]")).to_be_hidden()  # no window.ethereum here
     buyer.shot("payment-options")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.base_url)
+    page.click("[data-copy=deposit-address]")
+    expect(page.locator("[data-copy=deposit-address]")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == deposit
     page.click("[data-test-wallet]")
     page.wait_for_url(f"{live.base_url}/healthz?shop=thanks&session={session['id']}", timeout=30_000)
     body = retrieve(shop, session["id"])
