@@ -4,7 +4,9 @@ Two figures per database:
 - throughput: deliveries per second of one worker, draining a backlog of events (first to last request at the
   receiver; every outcome recorded in the database before the run counts as done);
 - latency: delay from an event's commit to its first attempt arriving at the receiver, for events committed
-  one by one at a steady rate while the worker is idle (it polls: nothing wakes it across processes).
+  one by one at a steady rate while the worker is idle: with a separate worker process (it polls every 0.25 s;
+  nothing wakes it across processes), and with a worker in the committing process (woken by the commit, as the
+  API and the worker share a process in `kassa serve`).
 
 Run: `.venv/bin/python -m bench.webhook_delivery [--events N] [--latency-events N] [--backends sqlite,postgresql]`.
 The receiver and the event writer run in this process; the worker is a separate process, so on a 2-core machine
@@ -42,6 +44,7 @@ from kassa.events.service import emit
 from kassa.webhooks.models import WebhookDelivery
 from kassa.webhooks.schemas import WebhookEndpointCreate
 from kassa.webhooks.service import create_endpoint
+from kassa.webhooks.worker import webhook_delivery
 
 RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok"
 
@@ -193,9 +196,11 @@ def throughput(setup: Setup, receiver: Receiver, events: int) -> str:
     )
 
 
-def latency(setup: Setup, receiver: Receiver, events: int, rate: float) -> str:
+def latency(setup: Setup, receiver: Receiver, events: int, rate: float, *, embedded: bool) -> str:
+    """Separate worker process (it polls), or a worker in this process (woken by the commit, as in `kassa serve`)."""
     committed: dict[str, float] = {}
-    with worker(setup):
+    settings = load_settings({"KASSA_DATABASE_URL": setup.url, "KASSA_DATA_DIR": str(setup.tmp)})
+    with webhook_delivery(settings, setup.database) if embedded else worker(setup):
         time.sleep(2)  # started and idle
         for _ in range(events):
             [event_id] = emit_events(setup, 1)
@@ -207,8 +212,9 @@ def latency(setup: Setup, receiver: Receiver, events: int, rate: float) -> str:
     def pct(p: float) -> float:
         return delays[min(len(delays) - 1, int(len(delays) * p))]
 
+    where = "in-process worker " if embedded else "worker process    "
     return (
-        f"latency     commit → first attempt, {events} events at {rate:g}/s: p50 {pct(0.5):6.1f} ms   "
+        f"latency     {where} commit → first attempt, {events} events at {rate:g}/s: p50 {pct(0.5):6.1f} ms   "
         f"p99 {pct(0.99):6.1f} ms   max {delays[-1]:6.1f} ms   mean {statistics.fmean(delays):6.1f} ms"
     )
 
@@ -228,10 +234,12 @@ def main() -> None:
         receiver.start()
         with prepared(backend, receiver) as setup:
             print(f"{backend:<10} {throughput(setup, receiver, args.events)}", flush=True)
-        receiver = Receiver()
-        receiver.start()
-        with prepared(backend, receiver) as setup:
-            print(f"{backend:<10} {latency(setup, receiver, args.latency_events, args.latency_rate)}", flush=True)
+        for embedded in (False, True):
+            receiver = Receiver()
+            receiver.start()
+            with prepared(backend, receiver) as setup:
+                figures = latency(setup, receiver, args.latency_events, args.latency_rate, embedded=embedded)
+                print(f"{backend:<10} {figures}", flush=True)
 
 
 if __name__ == "__main__":

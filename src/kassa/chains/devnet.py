@@ -11,6 +11,7 @@ transaction in the range, which made 200-block scans take seconds.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -57,7 +58,11 @@ def dev_private_key(index: int) -> str:
 
 class DevChain:
     def __init__(self, *, confirmations: int = 2, block_seconds: float = 1.0, chain_id: int = DEV_CHAIN_ID) -> None:
-        genesis = PyEVMBackend.generate_genesis_params(overrides={"timestamp": int(time.time())})
+        # Random extra data: two dev chains started within the same second still differ in genesis hash,
+        # which is how the watcher tells a restarted chain from the one it knew.
+        genesis = PyEVMBackend.generate_genesis_params(
+            overrides={"timestamp": int(time.time()), "extra_data": os.urandom(32)}
+        )
         backend = PyEVMBackend.from_mnemonic(
             MNEMONIC,
             num_accounts=ACCOUNTS,

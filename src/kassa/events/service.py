@@ -78,7 +78,8 @@ def envelope_of(event_id: uuid.UUID, type: str, created_at: datetime, data: dict
     return {
         "id": str(event_id),
         "apiVersion": API_VERSION,
-        "created": int(created_at.timestamp() * 1000),
+        # Exact integer milliseconds (createdAt has millisecond precision), no float multiplication.
+        "created": int(created_at.timestamp()) * 1000 + created_at.microsecond // 1000,
         "object": "event",
         "type": type,
         "data": {"object": data},

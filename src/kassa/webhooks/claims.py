@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from kassa.clock import Clock
@@ -116,18 +116,24 @@ def claim_due(
     return claims
 
 
+def any_due(db: Session, clock: Clock, *, per_endpoint: int, busy: Mapping[uuid.UUID, int]) -> bool:
+    """A read-only look first, so an idle worker's polls never take SQLite's write lock."""
+    stmt = _due(clock.now(), per_endpoint, busy).with_only_columns(Delivery.id).limit(1)
+    return db.scalar(stmt) is not None
+
+
+def _due(now: datetime, per_endpoint: int, busy: Mapping[uuid.UUID, int]) -> Select[uuid.UUID, uuid.UUID]:
+    stmt = select(Delivery.id, Delivery.endpoint_id).where(Delivery.state == "pending", Delivery.next_attempt_at <= now)
+    saturated = [endpoint_id for endpoint_id, n in busy.items() if n >= per_endpoint]
+    if saturated:
+        stmt = stmt.where(Delivery.endpoint_id.not_in(saturated))
+    return stmt
+
+
 def _lock_due(
     db: Session, now: datetime, *, limit: int, per_endpoint: int, busy: Mapping[uuid.UUID, int]
 ) -> list[uuid.UUID]:
-    saturated = [endpoint_id for endpoint_id, n in busy.items() if n >= per_endpoint]
-    due = (
-        select(Delivery.id, Delivery.endpoint_id)
-        .where(Delivery.state == "pending", Delivery.next_attempt_at <= now)
-        .order_by(Delivery.next_attempt_at)
-        .limit(limit * 2)
-    )
-    if saturated:
-        due = due.where(Delivery.endpoint_id.not_in(saturated))
+    due = _due(now, per_endpoint, busy).order_by(Delivery.next_attempt_at).limit(limit * 2)
     if db.get_bind().dialect.name == "postgresql":
         # Rows another worker is claiming right now are skipped, not waited for. The rows read but not chosen
         # below are only locked until this transaction commits, a moment later.

@@ -84,6 +84,7 @@ class HttpClient:
         keep_bytes: int = 1024,
         max_idle_per_origin: int = 32,
         idle_seconds: float = 4.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.max_response_bytes = max_response_bytes
         self.keep_bytes = keep_bytes
@@ -91,7 +92,8 @@ class HttpClient:
         # Servers drop idle keep-alive connections (uvicorn and Node after 5 s); reuse only fresher ones.
         self.idle_seconds = idle_seconds
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._ssl = ssl.create_default_context()
+        # Certificates are verified against the system's trust store, unless a context is given.
+        self._ssl = ssl_context or ssl.create_default_context()
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> PostResult:
         """POST `body`; the caller bounds the total time (cancellation closes the connection)."""

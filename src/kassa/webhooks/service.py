@@ -151,11 +151,11 @@ def cancel_pending(
     stmt = update(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.state == "pending")
     if not include_tests:
         stmt = stmt.where(WebhookDelivery.kind != "test")
-    result = db.execute(
-        stmt.values(
-            state="canceled", finished_at=now, updated_at=now, claim_token=None, last_error=reason[:500]
-        ).execution_options(synchronize_session=False)
-    )
+    values = {"state": "canceled", "finished_at": now, "updated_at": now, "claim_token": None, "last_error": reason}
+    # Without the autoflush, deliveries are locked before their endpoint's row (changed on flush), the order in
+    # which a worker recording outcomes locks them too: no deadlock between the two on PostgreSQL.
+    with db.no_autoflush:
+        result = db.execute(stmt.values(**values).execution_options(synchronize_session=False))
     assert isinstance(result, CursorResult)
     return result.rowcount
 

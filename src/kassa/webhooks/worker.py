@@ -29,7 +29,7 @@ from kassa.config import Settings
 from kassa.db.engine import Database
 from kassa.logs import get_logger
 from kassa.webhooks import wake
-from kassa.webhooks.claims import Claim, claim_due
+from kassa.webhooks.claims import Claim, any_due, claim_due
 from kassa.webhooks.config import DeliveryConfig
 from kassa.webhooks.http import HttpClient
 from kassa.webhooks.outcomes import Outcome, record_outcomes
@@ -153,12 +153,16 @@ class DeliveryWorker:
                 await asyncio.sleep(SETTLE_SECONDS)
 
     def _claim(self, room: int, held: dict[uuid.UUID, int]) -> list[Claim]:
+        per_endpoint = self._hold_per_endpoint
+        with self.database.read_sessions() as db:
+            if not any_due(db, self.settings.clock, per_endpoint=per_endpoint, busy=held):
+                return []
         with self.database.write_sessions() as db:
             claims = claim_due(
                 db,
                 self.settings.clock,
                 limit=room,
-                per_endpoint=self._hold_per_endpoint,
+                per_endpoint=per_endpoint,
                 busy=held,
                 lease=timedelta(seconds=self.config.lease_seconds),
             )
@@ -168,7 +172,9 @@ class DeliveryWorker:
     async def _deliver(
         self, client: HttpClient, claim: Claim, slots: asyncio.Semaphore, results: asyncio.Queue[Outcome | None]
     ) -> None:
-        endpoint_slots = self._endpoint_slots.setdefault(claim.endpoint_id, asyncio.Semaphore(self.config.per_endpoint))
+        endpoint_slots = self._endpoint_slots.get(claim.endpoint_id)
+        if endpoint_slots is None:
+            endpoint_slots = self._endpoint_slots[claim.endpoint_id] = asyncio.Semaphore(self.config.per_endpoint)
         try:
             # The endpoint's slot first: a delivery waiting for its endpoint must not hold a global slot.
             async with endpoint_slots, slots:
