@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from e2e.pagekit import csrf_of, page_session
-from kassa.checkout import pages
-from kassa.checkout.service import buyer
+from kassa.checkout import page_views
+from kassa.checkout.service import buyer_form, buyer_pricing
 from kassa.payments import options as payments
 from kassa.payments.options import PaymentOption, PaymentProgress, TransferView
 from support import LiveServer, Merchant
@@ -168,7 +168,7 @@ def test_test_wallet_button(live: LiveServer, shop: Merchant, seam: Any) -> None
     ],
 )
 def test_progress_words(fields: dict[str, Any], stage: str, headline: str, detail: str) -> None:
-    view = pages.progress_view(progress(**fields), "usdc")
+    view = page_views.progress_view(progress(**fields), "usdc")
     assert (view["stage"], view["headline"], view["detail"]) == (stage, headline, detail)
 
 
@@ -187,31 +187,31 @@ def test_progress_words(fields: dict[str, Any], stage: str, headline: str, detai
     ],
 )
 def test_amounts_are_formatted_exactly(amount: int, decimals: int, text: str) -> None:
-    assert pages.format_amount(amount, decimals) == text
+    assert page_views.format_amount(amount, decimals) == text
 
 
 def test_amounts_are_parsed_exactly() -> None:
-    assert buyer.parse_amount("12.5") == 1_250_000_000
-    assert buyer.parse_amount("0.00000001") == 1
-    assert buyer.parse_amount("9999999999.99999999") == 999_999_999_999_999_999
-    assert buyer.format_plain(buyer.parse_amount("3.1")) == "3.10"
+    assert buyer_form.parse_amount("12.5") == 1_250_000_000
+    assert buyer_form.parse_amount("0.00000001") == 1
+    assert buyer_form.parse_amount("9999999999.99999999") == 999_999_999_999_999_999
+    assert buyer_form.format_plain(buyer_form.parse_amount("3.1")) == "3.10"
     for bad in ("1.123456789", "1e3", "-1", "12,5", " 1", "12345678901"):
         with pytest.raises(ValueError, match="not an amount"):
-            buyer.parse_amount(bad)
+            buyer_form.parse_amount(bad)
 
 
 def test_field_rules_in_order() -> None:
-    rule = buyer.FieldRule(
+    rule = buyer_form.FieldRule(
         name="custom_code",
         label="Code",
         kind="numeric",
         required=False,
         min_length=2,
         max_length=4,
-        pattern=buyer.DIGITS_PATTERN,
+        pattern=buyer_form.DIGITS_PATTERN,
         messages=(("pattern", "digits"), ("short", "short"), ("long", "long"), ("required", "required")),
     )
-    assert [buyer.validate_field(rule, v) for v in ("", "  ", "1", "12", " 123 ", "12345", "1a")] == [
+    assert [buyer_form.validate_field(rule, v) for v in ("", "  ", "1", "12", " 123 ", "12345", "1a")] == [
         ("", None),
         ("", None),
         ("1", "short"),
@@ -220,17 +220,19 @@ def test_field_rules_in_order() -> None:
         ("12345", "long"),
         ("1a", "digits"),
     ]
-    text = buyer.FieldRule("t", "T", "text", True, max_length=4, messages=(("long", "long"), ("required", "required")))
-    assert buyer.validate_field(text, "😀😀😀😀") == ("😀😀😀😀", None)  # characters, not UTF-16 units
-    assert buyer.validate_field(text, "😀😀😀😀😀") == ("😀😀😀😀😀", "long")
+    text = buyer_form.FieldRule(
+        "t", "T", "text", True, max_length=4, messages=(("long", "long"), ("required", "required"))
+    )
+    assert buyer_form.validate_field(text, "😀😀😀😀") == ("😀😀😀😀", None)  # characters, not UTF-16 units
+    assert buyer_form.validate_field(text, "😀😀😀😀😀") == ("😀😀😀😀😀", "long")
 
 
 def test_the_limiter_slides_and_forgets() -> None:
     now = [0.0]
-    limiter = buyer.CodeAttemptLimiter(limit=2, window=60, max_sessions=2, now=lambda: now[0])
+    limiter = buyer_pricing.CodeAttemptLimiter(limit=2, window=60, max_sessions=2, now=lambda: now[0])
     limiter.hit("a")
     limiter.hit("a")
-    with pytest.raises(buyer.TooManyCodeAttempts) as refused:
+    with pytest.raises(buyer_pricing.TooManyCodeAttempts) as refused:
         limiter.hit("a")
     assert refused.value.retry_after == 61
     now[0] = 60.5
