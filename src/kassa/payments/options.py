@@ -158,3 +158,19 @@ def pay_with_test_wallet(runtime: Runtime, session: CheckoutSession, option: Pay
 
 # Account #1 of the dev mnemonic plays the buyer (#0 deploys, #9 is the default merchant wallet).
 TEST_WALLET_ACCOUNT = 1
+
+
+def payment_seen(db: Session, session: CheckoutSession) -> bool:
+    """Whether money for the session is confirmed or on its way: one indexed EXISTS, for hot page paths."""
+    if session.amount_received > 0:
+        return True
+    found = db.scalar(
+        select(ChainTransfer.id)
+        .where(
+            ChainTransfer.session_id == session.id,
+            ChainTransfer.kind == "payment",
+            ChainTransfer.state.in_(("pending", "confirmed")),
+        )
+        .limit(1)
+    )
+    return found is not None

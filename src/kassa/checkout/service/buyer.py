@@ -41,12 +41,7 @@ def find_session(db: Session, session_id: uuid.UUID) -> CheckoutSession | None:
 
 def payment_seen(db: Session, runtime: Runtime, session: CheckoutSession) -> bool:
     """Money confirmed or on its way for this session (from here on, what it pays for may not change)."""
-    progress = payments.payment_progress(db, runtime, session)
-    return (
-        progress.amount_received > 0
-        or progress.amount_pending > 0
-        or any(t.state in ("pending", "confirmed") for t in progress.transfers)
-    )
+    return payments.payment_seen(db, session)
 
 
 def is_past_expiry(runtime: Runtime, session: CheckoutSession) -> bool:
