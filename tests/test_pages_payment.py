@@ -66,6 +66,16 @@ def seam(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setattr(payments, "payment_progress", lambda db, runtime, session: state["progress"])
     monkeypatch.setattr(payments, "test_wallet_available", lambda runtime, session: state["wallet"])
 
+    def seen(db: Any, session: Any) -> bool:  # what the real payment_seen answers for this progress
+        p = state["progress"]
+        return bool(
+            p.amount_received > 0
+            or p.amount_pending > 0
+            or any(t.state in ("pending", "confirmed") for t in p.transfers)
+        )
+
+    monkeypatch.setattr(payments, "payment_seen", seen)
+
     def pay(runtime: Any, session: Any, chosen: PaymentOption) -> str:
         if state.get("fail"):
             raise RuntimeError("dev chain down")
