@@ -8,10 +8,11 @@ the two share the CPU, as they would in a single-box deployment.
 from __future__ import annotations
 
 import argparse
+import shutil
 
 import httpx
 
-from bench.harness import kassa_server, run_load
+from bench.harness import RequestFn, kassa_server, run_load, wrk_post
 
 
 async def bare(client: httpx.AsyncClient, _i: int) -> httpx.Response:
@@ -28,10 +29,26 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    print(f"{args.total} requests per row, {args.concurrency} concurrent clients, one `kassa api` process")
+    use_wrk = shutil.which("wrk") is not None
+    generator = "wrk, 10 s per row" if use_wrk else f"python (httpx), {args.total} requests per row"
+    print(f"load generator: {generator}; {args.concurrency} concurrent clients; one `kassa api` process")
+    cases: list[tuple[str, RequestFn, str, dict[str, object] | None]] = [
+        ("GET /healthz (bare)", bare, "/healthz", None),
+        (
+            "POST /api/v1/customers (auth + 1 row)",
+            create_customer,
+            "/api/v1/customers",
+            {"email": "bench@example.com", "name": "Bench"},
+        ),
+    ]
     for backend in args.backends.split(","):
         with kassa_server(backend) as (base, key):
-            for name, fn in (("GET /healthz (bare)", bare), ("POST /api/v1/customers (auth + 1 row)", create_customer)):
+            for name, fn, path, body in cases:
+                if use_wrk:
+                    print(
+                        f"{backend:<10} {name:<40} {wrk_post(base, key, path, body, 10, args.concurrency)}", flush=True
+                    )
+                    continue
                 result = run_load(
                     f"{backend:<10} {name}", base, key, fn, concurrency=args.concurrency, total=args.total
                 )

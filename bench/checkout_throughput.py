@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import httpx
 
-from bench.harness import kassa_server, run_load
+from bench.harness import kassa_server, run_load, wrk_post
 
 SESSION_BODY = {
     "successUrl": "https://shop.example.com/thanks?session={CHECKOUT_SESSION_ID}",
@@ -26,28 +22,6 @@ SESSION_BODY = {
     "metadata": {"order": "bench"},
 }
 CUSTOMER_BODY = {"email": "bench@example.com", "name": "Bench"}
-
-
-def _wrk(base: str, key: str, path: str, body: dict[str, object], seconds: int, connections: int) -> str:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            'wrk.method = "POST"\n'
-            f"wrk.body = {json.dumps(json.dumps(body))}\n"
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-        )
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, f"{base}{path}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    Path(script.name).unlink()
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+([\d.]+\w+)", out).group(1)  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return f"{rate:>8.0f} req/s   p50 {p50:>8}   p99 {p99:>8}   non-2xx {errors.group(1) if errors else 0}"
 
 
 def main() -> None:
@@ -75,7 +49,7 @@ def main() -> None:
             ]
             for name, path, body in cases:
                 if use_wrk:
-                    line = _wrk(base, key, path, body, args.seconds, args.connections)
+                    line = wrk_post(base, key, path, body, args.seconds, args.connections)
                 else:
 
                     async def send(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -136,3 +137,27 @@ def run_load(name: str, base: str, api_key: str, fn: RequestFn, *, concurrency: 
     asyncio.run(_load(base, api_key, fn, concurrency, min(200, total)))
     errors, seconds, latencies = asyncio.run(_load(base, api_key, fn, concurrency, total))
     return Result(name, len(latencies), errors, seconds, latencies)
+
+
+def wrk_post(base: str, key: str, path: str, body: dict[str, object] | None, seconds: int, connections: int) -> str:
+    """Load `path` with wrk (POST with `body`, or GET when it is None); one summary line."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if body is not None:
+            script.write(
+                'wrk.method = "POST"\n'
+                f"wrk.body = {json.dumps(json.dumps(body))}\n"
+                'wrk.headers["Content-Type"] = "application/json"\n'
+            )
+        script.write(f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, f"{base}{path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(script.name).unlink()
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+([\d.]+\w+)", out).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return f"{rate:>8.0f} req/s   p50 {p50:>8}   p99 {p99:>8}   non-2xx {errors.group(1) if errors else 0}"
