@@ -461,3 +461,17 @@ def test_details_freeze_once_a_payment_is_seen(
     body = retrieve(shop, session["id"])
     assert body["customerDetails"] is None
     assert body["discounts"][0]["coupon"]["code"] == "WELCOME"
+
+
+def test_nothing_to_pay_completes_on_submit(live: LiveServer, shop: Merchant) -> None:
+    """A 100 % discount leaves nothing to pay: submitting the details completes the session."""
+    make_coupon(shop, code="FREE100", percentOff=100)
+    session = full_session(shop, defaultPromotionCode="FREE100")
+    assert session["amountTotal"] == "0"
+    resp = submit(live, session, VALID_VALUES)
+    assert resp.status_code == 303
+    body = retrieve(shop, session["id"])
+    assert (body["status"], body["paymentStatus"]) == ("complete", "paid")
+    assert body["customerDetails"]["email"] == VALID_VALUES["email"]
+    with live.database.read_sessions() as db:
+        assert [e.type for e in events_for(db, uuid.UUID(session["id"]))] == ["checkout_session.completed"]

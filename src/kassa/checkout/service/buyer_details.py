@@ -16,6 +16,7 @@ from kassa.checkout.models import CheckoutSession
 from kassa.checkout.service.buyer import ensure_editable
 from kassa.checkout.service.buyer_form import ADDRESS_PARTS, BuyerForm, format_plain, validate_values
 from kassa.checkout.service.buyer_pricing import set_amounts
+from kassa.checkout.service.complete import complete_session
 from kassa.customers.models import Customer
 
 CONTACT_KEYS = ("name", "email", "phone")
@@ -114,6 +115,9 @@ def submit_details(
     session.custom_field_values = {r.name.removeprefix("custom_"): clean[r.name] for r in form.custom} or None
     session.updated_at = runtime.settings.clock.now()
     db.flush()
+    if session.amount_total == 0 and not session.amount_pending:
+        # Nothing to pay (a 100 % discount): the details were all the session needed.
+        complete_session(db, runtime.settings.clock, session.id, public_url=runtime.settings.public_url)
     return {}
 
 
