@@ -203,3 +203,14 @@ def test_events_are_written_with_the_state_change(live: LiveServer, shop: Mercha
     assert event.data["id"] == session["id"]
     assert event.data["status"] == "complete"
     assert event.organization_id == shop.organization_id
+
+
+def test_completion_also_announces_the_payment_intent(live: LiveServer, shop: Merchant) -> None:
+    session = make_session(shop)
+    complete(live, session["id"])
+    with live.database.read_sessions() as db:
+        [event] = events_for(db, uuid.UUID(session["paymentIntent"]["id"]))
+    assert event.type == "payment_intent.succeeded"
+    assert event.data["id"] == session["paymentIntent"]["id"]
+    assert event.data["status"] == "succeeded"
+    assert event.data["checkoutSessionId"] == session["id"]
