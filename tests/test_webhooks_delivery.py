@@ -453,3 +453,17 @@ def test_a_stalled_endpoint_neither_blocks_the_api_nor_delays_other_endpoints(li
         finally:
             release.set()
         stalled.wait_for(30)
+
+
+def test_live_mode_endpoints_on_private_networks_are_refused(live: LiveServer) -> None:
+    """A live-mode endpoint pointing at loopback is never called: the attempt fails, saying why."""
+    from support import merchant
+
+    with merchant(live, name="Live Shop", mode="live") as live_shop, Receiver() as receiver:
+        endpoint = make_endpoint(live_shop, receiver.url)
+        event_id = emit_event(live, live_shop)
+        delivery = wait_for_attempts(live_shop, event_id, endpoint["id"], 1)
+        assert receiver.received() == []
+    [attempt] = delivery["attempts"]
+    assert attempt["succeeded"] is False
+    assert "not a public address" in attempt["error"]

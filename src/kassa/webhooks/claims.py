@@ -38,6 +38,7 @@ class Claim:
     first_attempt_at: datetime | None
     endpoint_id: uuid.UUID
     url: str
+    live: bool  # live-mode endpoints may only be on the public internet
     secrets: tuple[str, ...]  # newest first
     event_id: uuid.UUID
     envelope: dict[str, Any]
@@ -77,6 +78,7 @@ def claim_due(
             Event.data,
             Endpoint.id.label("endpoint_id"),
             Endpoint.url,
+            Endpoint.mode,
             Endpoint.secret,
             Endpoint.previous_secret,
             Endpoint.previous_secret_expires_at,
@@ -106,6 +108,7 @@ def claim_due(
                 first_attempt_at=row.first_attempt_at,
                 endpoint_id=row.endpoint_id,
                 url=row.url,
+                live=row.mode == "live",
                 secrets=secrets,
                 event_id=row.event_id,
                 envelope=envelope_of(row.event_id, row.type, row.created_at, row.data),
