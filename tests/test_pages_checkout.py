@@ -475,3 +475,18 @@ def test_nothing_to_pay_completes_on_submit(live: LiveServer, shop: Merchant) ->
     assert body["customerDetails"]["email"] == VALID_VALUES["email"]
     with live.database.read_sessions() as db:
         assert [e.type for e in events_for(db, uuid.UUID(session["id"]))] == ["checkout_session.completed"]
+
+
+def test_page_secret_from_the_environment(tmp_path: Any) -> None:
+    """Processes that share KASSA_PAGE_SECRET accept each other's CSRF tokens; a short secret is refused."""
+    from kassa.checkout.page_security import csrf_token, page_secret
+    from kassa.config import ConfigError, load_settings
+
+    shared = {"KASSA_DATA_DIR": str(tmp_path / "a"), "KASSA_PAGE_SECRET": "s" * 32}
+    one = page_secret(load_settings(shared))
+    other = page_secret(load_settings(shared | {"KASSA_DATA_DIR": str(tmp_path / "b")}))
+    session_id = uuid.uuid4()
+    assert csrf_token(one, session_id) == csrf_token(other, session_id)
+    assert not (tmp_path / "a" / "page-secret").exists()  # nothing written when the secret is given
+    with pytest.raises(ConfigError):
+        page_secret(load_settings(shared | {"KASSA_PAGE_SECRET": "short"}))

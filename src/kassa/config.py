@@ -40,6 +40,8 @@ class Settings:
     devnet_confirmations: int = 2
     # Chain watchers in this process: None = on in embedded mode.
     watchers: bool | None = None
+    # Signs the hosted page's CSRF tokens; every process serving pages needs the same one (KASSA_PAGE_SECRET).
+    page_secret: str | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -83,6 +85,7 @@ def load_settings(
             _positive_float(env.get("KASSA_DEVNET_CONFIRMATIONS", "2"), "KASSA_DEVNET_CONFIRMATIONS")
         ),
         watchers=_flag(env.get("KASSA_WATCHERS")),
+        page_secret=env.get("KASSA_PAGE_SECRET") or None,
         data_dir=data_dir,
         database_url=database_url,
         public_url=public_url,

@@ -22,12 +22,13 @@ from kassa.config import ConfigError, Settings
 
 
 def page_secret(settings: Settings) -> bytes:
-    """`[pages] secret` from KASSA_CONFIG (set it when several API processes serve pages), else a random key
-    made once in KASSA_DATA_DIR/page-secret (created atomically, so concurrent first starts agree)."""
-    configured = settings.file_config.get("pages", {}).get("secret")
+    """KASSA_PAGE_SECRET, or `[pages] secret` from KASSA_CONFIG (set one when several API processes serve pages),
+    else a random key made once in KASSA_DATA_DIR/page-secret (created atomically, so concurrent first starts
+    agree)."""
+    configured = settings.page_secret or settings.file_config.get("pages", {}).get("secret")
     if configured is not None:
         if not isinstance(configured, str) or len(configured) < 16:
-            raise ConfigError("KASSA_CONFIG: pages.secret must be a string of at least 16 characters")
+            raise ConfigError("KASSA_PAGE_SECRET (or pages.secret) must be a string of at least 16 characters")
         return hashlib.sha256(configured.encode()).digest()
     path = settings.data_dir / "page-secret"
     if not path.exists():
