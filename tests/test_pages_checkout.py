@@ -490,3 +490,12 @@ def test_page_secret_from_the_environment(tmp_path: Any) -> None:
     assert not (tmp_path / "a" / "page-secret").exists()  # nothing written when the secret is given
     with pytest.raises(ConfigError):
         page_secret(load_settings(shared | {"KASSA_PAGE_SECRET": "short"}))
+
+
+def test_head_of_the_page(live: LiveServer, shop: Merchant) -> None:
+    session = page_session(shop)
+    with live.client() as http:
+        resp = http.head(f"/pay/{session['id']}")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/html")
+    assert resp.content == b""

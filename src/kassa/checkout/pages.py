@@ -141,7 +141,7 @@ def _handle_post(request: Request, raw_id: str, form: dict[str, str] | None, han
 # The details page
 
 
-@router.get("/pay/{session_id}")
+@router.api_route("/pay/{session_id}", methods=["GET", "HEAD"])
 def checkout_page(session_id: str, request: Request) -> Response:
     return _on_session(request, _parse_id(session_id), _show_checkout, write=False)
 
