@@ -166,11 +166,10 @@ def test_only_absolute_http_urls(url: str) -> None:
 
 
 def test_live_endpoints_may_not_reach_private_networks() -> None:
-    import asyncio
 
     from kassa.webhooks.guard import PrivateAddress, ensure_public
 
     for url in ("http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.0.0.5/x", "http://169.254.169.254/"):
         with pytest.raises(PrivateAddress):
-            asyncio.run(ensure_public(url))
-    asyncio.run(ensure_public("https://93.184.216.34/hook"))  # a public address literal: no DNS needed
+            run(ensure_public(url))
+    run(ensure_public("https://93.184.216.34/hook"))  # a public address literal: no DNS needed
