@@ -172,6 +172,11 @@ class Merchant:
     mode: Mode
     http: httpx.Client
 
+    def post_alone(self, path: str, json: Any) -> httpx.Response:
+        """POST on a client of its own: concurrent callers in tests must not share one httpx client."""
+        with httpx.Client(base_url=self.http.base_url, headers=self.http.headers, timeout=30) as http:
+            return http.post(path, json=json)
+
 
 @contextmanager
 def merchant(live: LiveServer, *, name: str = "Test Shop", mode: Mode = "test") -> Iterator[Merchant]:

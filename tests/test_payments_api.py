@@ -122,7 +122,7 @@ def test_watcher_auto_recover_and_expiry_race_to_one_outcome(live: LiveServer, s
     body = {"chainId": DEV_CHAIN_ID, "transactionHash": tx}
 
     def recover(_: int) -> int:
-        return shop.http.post(f"/api/v1/checkout/sessions/{session['id']}/auto-recover", json=body).status_code
+        return shop.post_alone(f"/api/v1/checkout/sessions/{session['id']}/auto-recover", body).status_code
 
     def expire(_: int) -> bool:
         with live.database.write_sessions() as db:
