@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Literal
 
 import click
 
 from kassa.config import DEFAULT_HOST, DEFAULT_PORT, ConfigError, Settings, load_settings
+from kassa.db.engine import Database
 from kassa.logs import configure_logging
 
 
@@ -21,6 +24,21 @@ def _settings(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Settings:
         raise click.ClickException(str(exc)) from exc
     configure_logging(settings.log_level, json=settings.log_json)
     return settings
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    """A one-connection database for a CLI command: disposed at the end; domain errors become clean CLI errors."""
+    from kassa.db.engine import make_database
+    from kassa.errors import KassaError
+
+    database = make_database(settings.database_url, pool_size=1)
+    try:
+        yield database
+    except KassaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        database.dispose()
 
 
 @click.group()
@@ -162,22 +180,14 @@ def org() -> None:
 def org_create(name: str, live: bool, as_json: bool) -> None:
     """Create an organization and its first secret API key (shown once)."""
     from kassa.auth.organizations import create_organization
-    from kassa.db.engine import make_database
     from kassa.db.migrate import upgrade
-    from kassa.errors import KassaError
 
     settings = _settings()
     upgrade(settings.database_url)
-    database = make_database(settings.database_url, pool_size=1)
     mode: Literal["test", "live"] = "live" if live else "test"
-    try:
-        with database.write_sessions() as db:
-            organization, issued = create_organization(db, settings.clock, name, mode)
-            db.commit()
-    except KassaError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        database.dispose()
+    with _database(settings) as database, database.write_sessions() as db:
+        organization, issued = create_organization(db, settings.clock, name, mode)
+        db.commit()
     if as_json:
         click.echo(json.dumps({"organizationId": str(organization.id), "apiKey": issued.secret}))
     else:
@@ -199,20 +209,12 @@ def apikey_create(organization_id: uuid.UUID, live: bool, name: str, as_json: bo
     """Issue another secret key for an organization."""
     from kassa.auth.keys import issue_key
     from kassa.auth.organizations import get_organization
-    from kassa.db.engine import make_database
-    from kassa.errors import KassaError
 
     settings = _settings()
-    database = make_database(settings.database_url, pool_size=1)
-    try:
-        with database.write_sessions() as db:
-            organization = get_organization(db, organization_id)
-            issued = issue_key(db, settings.clock, organization, "live" if live else "test", name)
-            db.commit()
-    except KassaError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        database.dispose()
+    with _database(settings) as database, database.write_sessions() as db:
+        organization = get_organization(db, organization_id)
+        issued = issue_key(db, settings.clock, organization, "live" if live else "test", name)
+        db.commit()
     if as_json:
         click.echo(json.dumps({"id": str(issued.api_key.id), "apiKey": issued.secret, "mode": issued.api_key.mode}))
     else:
@@ -225,15 +227,10 @@ def apikey_create(organization_id: uuid.UUID, live: bool, name: str, as_json: bo
 def apikey_list(organization_id: uuid.UUID, as_json: bool) -> None:
     """List an organization's keys (prefixes only: secrets are never stored)."""
     from kassa.auth.keys import list_keys
-    from kassa.db.engine import make_database
 
     settings = _settings()
-    database = make_database(settings.database_url, pool_size=1)
-    try:
-        with database.read_sessions() as db:
-            keys = list_keys(db, organization_id)
-    finally:
-        database.dispose()
+    with _database(settings) as database, database.read_sessions() as db:
+        keys = list_keys(db, organization_id)
     rows = [
         {
             "id": str(k.id),
@@ -258,19 +255,11 @@ def apikey_list(organization_id: uuid.UUID, as_json: bool) -> None:
 def apikey_revoke(key_id: uuid.UUID) -> None:
     """Revoke a key at once; requests with it get 401 from then on."""
     from kassa.auth.keys import revoke_key
-    from kassa.db.engine import make_database
-    from kassa.errors import KassaError
 
     settings = _settings()
-    database = make_database(settings.database_url, pool_size=1)
-    try:
-        with database.write_sessions() as db:
-            revoke_key(db, settings.clock, key_id)
-            db.commit()
-    except KassaError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        database.dispose()
+    with _database(settings) as database, database.write_sessions() as db:
+        revoke_key(db, settings.clock, key_id)
+        db.commit()
     click.echo(f"revoked {key_id}", err=True)
 
 
@@ -296,13 +285,10 @@ def events_resend(
 ) -> None:
     """Send every event created in [FROM, TO) again, to each enabled endpoint subscribed to it (the workers
     deliver them with the usual retries)."""
-    from kassa.db.engine import make_database
-    from kassa.errors import KassaError
     from kassa.webhooks.resend import resend_range
 
     settings = _settings()
-    database = make_database(settings.database_url, pool_size=1)
-    try:
+    with _database(settings) as database:
         resent = resend_range(
             database,
             settings.clock,
@@ -313,10 +299,6 @@ def events_resend(
             organization_id=organization_id,
             dry_run=dry_run,
         )
-    except KassaError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        database.dispose()
     verb = "would queue" if dry_run else "queued"
     click.echo(f"{verb} {resent.deliveries} deliveries of {resent.events} events")
 

@@ -127,12 +127,24 @@ def paginate(
         .offset((query.page - 1) * query.limit)
         .limit(query.limit)
     ).all()
-    echo = query.echo() | (extra_echo or {})
+    return envelope(query, count, [serialize(row) for row in rows], extra_echo)
+
+
+def paginate_items(query: PageQuery, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The same envelope over a list already in memory (static resources such as chains)."""
+    if query.ids:
+        wanted = {str(i) for i in query.ids}
+        items = [i for i in items if str(i["id"]) in wanted]
+    start = (query.page - 1) * query.limit
+    return envelope(query, len(items), list(items[start : start + query.limit]))
+
+
+def envelope(query: PageQuery, count: int, data: list[Any], extra_echo: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "page": query.page,
         "limit": query.limit,
         "count": count,
         "hasMore": query.page * query.limit < count,
-        "query": echo,
-        "data": [serialize(row) for row in rows],
+        "query": query.echo() | (extra_echo or {}),
+        "data": data,
     }

@@ -10,7 +10,8 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,10 @@ class Principal:
     organization_id: uuid.UUID
     mode: Mode
     api_key_id: uuid.UUID | None = None  # None for work done by Kassa itself (jobs, the hosted page)
+
+    def stamp(self, now: datetime) -> dict[str, Any]:
+        """The ownership and timestamp columns every new merchant object starts with (see OwnedMixin)."""
+        return {"organization_id": self.organization_id, "mode": self.mode, "created_at": now, "updated_at": now}
 
     @classmethod
     def of(cls, organization_id: uuid.UUID, mode: str) -> Principal:

@@ -68,10 +68,7 @@ def products_by_id(db: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Product]
 def new_product(db: Session, clock: Clock, principal: Principal, data: ProductData | ProductCreate) -> Product:
     now = clock.now()
     product = Product(
-        organization_id=principal.organization_id,
-        mode=principal.mode,
-        created_at=now,
-        updated_at=now,
+        **principal.stamp(now),
         name=data.name,
         description=data.description,
         is_active=getattr(data, "is_active", True),
@@ -205,10 +202,7 @@ def _new_price(
 ) -> Price:
     now = clock.now()
     price = Price(
-        organization_id=principal.organization_id,
-        mode=principal.mode,
-        created_at=now,
-        updated_at=now,
+        **principal.stamp(now),
         product_id=product.id,
         currency=data.currency.value,
         type=data.type,

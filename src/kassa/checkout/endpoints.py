@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
@@ -76,8 +76,6 @@ def expire_session(session_id: str, db: Db, caller: Caller, clock: Now, settings
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    from datetime import UTC
-
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)

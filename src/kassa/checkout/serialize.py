@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kassa.api.types import format_timestamp
@@ -161,8 +162,6 @@ def slim_dict(public_url: str, session: CheckoutSession) -> dict[str, Any]:
 
 
 def _load(db: Session, model: Any, ids: set[uuid.UUID]) -> list[Any]:
-    from sqlalchemy import select
-
     return list(db.scalars(select(model).where(model.id.in_(ids)))) if ids else []
 
 

@@ -62,10 +62,7 @@ def create_customer(db: Session, clock: Clock, principal: Principal, data: Custo
     now = clock.now()
     customer = Customer(
         id=new_id(),
-        organization_id=principal.organization_id,
-        mode=principal.mode,
-        created_at=now,
-        updated_at=now,
+        **principal.stamp(now),
         customer_number=next_customer_number(db, principal),
         email=str(data.email),
         visibility=data.visibility or DEFAULT_VISIBILITY,

@@ -55,10 +55,7 @@ def create_coupon(db: Session, clock: Clock, principal: Principal, data: CouponC
         raise BadRequest(errors)
     coupon = Coupon(
         id=new_id(),
-        organization_id=principal.organization_id,
-        mode=principal.mode,
-        created_at=now,
-        updated_at=now,
+        **principal.stamp(now),
         name=data.name,
         percent_off_e4=data.percent_off,
         amount_off=data.amount_off,
@@ -72,10 +69,7 @@ def create_coupon(db: Session, clock: Clock, principal: Principal, data: CouponC
     )
     PromotionCode(
         id=new_id(),
-        organization_id=principal.organization_id,
-        mode=principal.mode,
-        created_at=now,
-        updated_at=now,
+        **principal.stamp(now),
         coupon=coupon,
         code=item.code,
         code_normalized=normalize_code(item.code),

@@ -12,13 +12,14 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from kassa.api.pagination import paginate, parse_filters, parse_page_query
+from kassa.api.pagination import paginate, paginate_items, parse_filters, parse_page_query
 from kassa.api.routing import ApiRoute, Caller, Db, Now, parse_id
 from kassa.api.runtime import Runtime
 from kassa.api.schemas import ApiModel, SuccessOut, respond
 from kassa.api.types import format_timestamp
 from kassa.chains.devnet import RpcError
 from kassa.chains.registry import Chain
+from kassa.checkout.models import CheckoutSession
 from kassa.checkout.schemas import EvmAddress
 from kassa.checkout.serialize import session_dict
 from kassa.checkout.service.complete import complete_session
@@ -49,19 +50,7 @@ def _chain_for(request: Request, caller: Any, chain_id: int) -> Chain:
 
 
 def _listing(request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
-    query = parse_page_query(request.query_params)
-    if query.ids:
-        wanted = {str(i) for i in query.ids}
-        items = [i for i in items if str(i["id"]) in wanted]
-    start = (query.page - 1) * query.limit
-    return {
-        "page": query.page,
-        "limit": query.limit,
-        "count": len(items),
-        "hasMore": start + query.limit < len(items),
-        "query": query.echo(),
-        "data": items[start : start + query.limit],
-    }
+    return paginate_items(parse_page_query(request.query_params), items)
 
 
 # --- chains and assets ----------------------------------------------------------------------------------
@@ -164,10 +153,7 @@ def create_withdrawal_address(
     now = clock.now()
     first = not any(r.chain_id == body.chain_id for r in _addresses(db, caller))
     row = WithdrawalAddress(
-        organization_id=caller.organization_id,
-        mode=caller.mode,
-        created_at=now,
-        updated_at=now,
+        **caller.stamp(now),
         name=body.name,
         address=body.address,
         chain_id=body.chain_id,
@@ -255,8 +241,6 @@ class TransactionFilters(ApiModel):
 
 @api.get("/api/v1/transactions", tags=["Transactions"], summary="Incoming transfers to deposit addresses")
 def list_transactions(request: Request, db: Db, caller: Caller) -> Response:
-    from kassa.checkout.models import CheckoutSession
-
     query = parse_page_query(request.query_params)
     filters = parse_filters(request.query_params, TransactionFilters)
     stmt = select(ChainTransfer).where(

@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
+from eth_utils.address import to_checksum_address
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -163,6 +164,4 @@ def load_for_sessions(
 
 
 def _checksum(address: str) -> str:
-    from eth_utils.address import to_checksum_address
-
     return to_checksum_address(address)

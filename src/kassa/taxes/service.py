@@ -43,10 +43,7 @@ def create_tax_rate(db: Session, clock: Clock, principal: Principal, data: TaxRa
     now = clock.now()
     tax_rate = TaxRate(
         id=new_id(),
-        organization_id=principal.organization_id,
-        mode=principal.mode,
-        created_at=now,
-        updated_at=now,
+        **principal.stamp(now),
         name=data.name,
         description=data.description,
         country=data.country,

@@ -58,10 +58,7 @@ def create_endpoint(db: Session, clock: Clock, principal: Principal, data: Webho
     now = clock.now()
     endpoint = WebhookEndpoint(
         id=new_id(),
-        organization_id=principal.organization_id,
-        mode=principal.mode,
-        created_at=now,
-        updated_at=now,
+        **principal.stamp(now),
         url=data.url,
         description=data.description,
         enabled_events=data.enabled_events.events,

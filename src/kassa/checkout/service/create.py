@@ -67,10 +67,7 @@ def create_session(
                 raise BadRequest([f"lineItems.data.{index}.{m}" for m in _messages(exc)]) from None
     session = CheckoutSession(
         id=session_id,
-        organization_id=principal.organization_id,
-        mode=principal.mode,
-        created_at=now,
-        updated_at=now,
+        **principal.stamp(now),
         checkout_mode=data.mode,
         status=Status.OPEN.value,
         payment_status=PaymentStatus.UNPAID.value,
