@@ -1,11 +1,11 @@
-# Developer entry points. `make serve` runs Kassa; `make test` is what CI runs (.ci/run).
+# Developer entry points. `make serve` runs Kassa with its dev chain; `make test` is what CI runs (.ci/run).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TOOLS_STAMP := tools/node_modules/.installed-stamp
 
-.PHONY: setup serve test lint typecheck check bench contracts clean
+.PHONY: setup serve test lint typecheck check bench contracts mutation clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 serve: setup
-	$(BIN)/kassa serve
+	$(BIN)/kassa serve --devnet
 
 test: setup $(TOOLS_STAMP)
 	scripts/ensure-test-services
@@ -46,6 +46,15 @@ bench: setup $(TOOLS_STAMP)
 	$(BIN)/python -m bench.checkout_throughput
 	$(BIN)/python -m bench.watcher_cost
 	$(BIN)/python -m bench.page_render
+	$(BIN)/python -m bench.list_memory
+
+# Mutation testing of the money code (configured in pyproject.toml, [tool.mutmut]); not part of CI. Mutants live in
+# ./mutants; `$(BIN)/mutmut results` lists survivors, `$(BIN)/mutmut show NAME` shows one.
+MUTANTS := "kassa.money*" "kassa.checkout.amounts*" "kassa.payments.recording.x_to_*" "kassa.payments.recording.x__pow10*"
+mutation: setup
+	rm -rf mutants
+	$(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/mutmut results
 
 clean:
-	rm -rf $(VENV) .kassa .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .kassa .mypy_cache .ruff_cache .pytest_cache mutants

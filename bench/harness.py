@@ -63,16 +63,29 @@ def database_url(backend: str, tmp: Path) -> str:
     return POSTGRES_URL.rsplit("/", 1)[0] + "/kassa_bench"
 
 
+@dataclass(frozen=True)
+class KassaProcess:
+    base_url: str
+    api_key: str  # a test-mode key of a fresh organization
+    pid: int
+
+
 @contextmanager
-def kassa_server(backend: str) -> Iterator[tuple[str, str]]:
-    """Start `kassa api` on a fresh database; yields (base URL, test-mode API key)."""
+def kassa_process(
+    backend: str, command: str = "api", extra_env: dict[str, str] | None = None
+) -> Iterator[KassaProcess]:
+    """Run `kassa <command>` (api, or serve) on a fresh database until the block ends."""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        env = os.environ | {
-            "KASSA_DATABASE_URL": database_url(backend, tmp),
-            "KASSA_DATA_DIR": str(tmp),
-            "KASSA_LOG_LEVEL": "WARNING",
-        }
+        env = (
+            os.environ
+            | {
+                "KASSA_DATABASE_URL": database_url(backend, tmp),
+                "KASSA_DATA_DIR": str(tmp),
+                "KASSA_LOG_LEVEL": "WARNING",
+            }
+            | (extra_env or {})
+        )
         subprocess.run([sys.executable, "-m", "kassa", "migrate"], env=env, check=True, capture_output=True)
         created = subprocess.run(
             [sys.executable, "-m", "kassa", "org", "create", "Bench", "--json"],
@@ -84,26 +97,34 @@ def kassa_server(backend: str) -> Iterator[tuple[str, str]]:
         api_key = json.loads(created.stdout)["apiKey"]
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kassa", "api", "--port", str(port)],
+            [sys.executable, "-m", "kassa", command, "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             while True:
                 try:
-                    httpx.get(f"{base}/healthz", timeout=1)
-                    break
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
                 except httpx.TransportError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("kassa api did not start") from None
-                    time.sleep(0.1)
-            yield base, api_key
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"kassa {command} did not start")
+                time.sleep(0.1)
+            yield KassaProcess(base, api_key, proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@contextmanager
+def kassa_server(backend: str) -> Iterator[tuple[str, str]]:
+    """Start `kassa api` on a fresh database; yields (base URL, test-mode API key)."""
+    with kassa_process(backend) as process:
+        yield process.base_url, process.api_key
 
 
 RequestFn = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]

@@ -96,7 +96,10 @@ class AnvilChain:
 
     def __post_init__(self) -> None:
         if not ANVIL.exists():
-            raise RuntimeError(f"anvil is not installed at {ANVIL}: run `npm ci --prefix tools` (make setup does)")
+            raise RuntimeError(
+                f"anvil is not installed at {ANVIL}: run `npm ci --prefix tools` "
+                "(make test, make bench and make contracts do; make setup does not)"
+            )
         port = free_port()
         self.process = subprocess.Popen(
             [str(ANVIL), "--port", str(port), "--chain-id", str(ANVIL_CHAIN_ID), "--silent"],

@@ -25,6 +25,19 @@ def live(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _live_clock_put_back(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The shared server's clock is where each test found it afterwards: a test that moves it and forgets to move
+    it back would otherwise leave Kassa's time hours from the dev chain's for every later test."""
+    if "live" not in request.fixturenames:
+        yield
+        return
+    live: LiveServer = request.getfixturevalue("live")
+    offset = live.clock.offset
+    yield
+    live.clock.set_offset(offset)
+
+
 @pytest.fixture
 def shop(live: LiveServer) -> Iterator[Merchant]:
     with merchant(live) as m:

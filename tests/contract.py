@@ -1,5 +1,9 @@
 """Check Kassa API response bodies against the Copperx OpenAPI 3.0 contract.
 
+The contract is read from tests/reference/copperx-contract.json: a structural extract of Copperx's OpenAPI file
+(paths, operations, parameters, schemas; no prose) that `scripts/extract-contract` makes and
+tests/test_contract_helper.py keeps in step with the reference. $KASSA_CONTRACT_PATH points elsewhere.
+
     assert_matches_operation(response.json(), "CustomerController_get")  # status=200
     assert_matches_schema(body, "CustomerDto")
 
@@ -41,8 +45,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 ENV_VAR = "KASSA_CONTRACT_PATH"
-_CONTRACT_NAME = "copperx-openapi.json"
-_FALLBACK = Path("/work/shared/reference") / _CONTRACT_NAME
+EXTRACT = Path(__file__).resolve().parent / "reference" / "copperx-contract.json"
 _BASE_URI = "urn:kassa:copperx-components"
 _REF_PREFIX = "#/components/schemas/"
 # \Z instead of $: jsonschema uses Python's re, where $ also matches before a trailing "\n".
@@ -67,7 +70,7 @@ Schema = dict[str, Any]
 
 
 def contract_path() -> Path:
-    """Return the contract file: $KASSA_CONTRACT_PATH, else the shared reference copy."""
+    """Return the contract file: $KASSA_CONTRACT_PATH, else the extract kept in the repository."""
     override = os.environ.get(ENV_VAR)
     if override:
         # An explicit override that points nowhere is a setup error; falling back
@@ -75,11 +78,7 @@ def contract_path() -> Path:
         if not Path(override).is_file():
             raise FileNotFoundError(f"{ENV_VAR}={override!r} is not a file")
         return Path(override)
-    sibling = Path(__file__).resolve().parents[2] / "shared" / "reference" / _CONTRACT_NAME
-    for candidate in (sibling, _FALLBACK):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"Copperx contract not found: set {ENV_VAR} or create {sibling}")
+    return EXTRACT
 
 
 @functools.cache

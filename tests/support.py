@@ -20,6 +20,7 @@ import httpx
 import psycopg
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from kassa.api.runtime import Runtime
@@ -65,6 +66,15 @@ class TestClock:
     def advance(self, delta: timedelta) -> None:
         with self._lock:
             self._offset += delta
+
+    @property
+    def offset(self) -> timedelta:
+        with self._lock:
+            return self._offset
+
+    def set_offset(self, offset: timedelta) -> None:
+        with self._lock:
+            self._offset = offset
 
 
 def worker_suffix() -> str:
@@ -141,6 +151,7 @@ class LiveServer:
 
 
 def start_server(backend: Backend, database_url: str, *, data_dir: Path, **overrides: Any) -> LiveServer:
+    """Embedded mode with the dev chain on (the tests pay on it; `devnet=False` for a server without)."""
     upgrade(database_url)
     port = free_port()
     clock = TestClock()
@@ -148,7 +159,7 @@ def start_server(backend: Backend, database_url: str, *, data_dir: Path, **overr
         {"KASSA_DATA_DIR": str(data_dir), "KASSA_DATABASE_URL": database_url, "KASSA_LOG_LEVEL": "WARNING"},
         port=port,
         clock=clock,
-    ).with_overrides(**({"file_config": TEST_CHAINS, "devnet_block_seconds": 0.5} | overrides))
+    ).with_overrides(**({"file_config": TEST_CHAINS, "devnet": True, "devnet_block_seconds": 0.5} | overrides))
     database = make_database(settings.database_url)
     app = create_app(settings, database, embedded=True)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
@@ -185,3 +196,31 @@ def merchant(live: LiveServer, *, name: str = "Test Shop", mode: Mode = "test") 
         db.commit()
     with live.client(issued.secret) as http:
         yield Merchant(organization_id=org.id, api_key=issued.secret, mode=mode, http=http)
+
+
+@contextmanager
+def refusing(live: LiveServer, name: str, timing: str, table: str, condition: str) -> Iterator[None]:
+    """A trigger that makes the database refuse a write matching `condition` (SQL on NEW): a real server error."""
+    if live.backend == "postgresql":
+        install = [
+            f"CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER {name} {timing} ON {table} FOR EACH ROW WHEN ({condition}) EXECUTE FUNCTION {name}()",
+        ]
+        remove = [f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()"]
+    else:
+        install = [
+            f"CREATE TRIGGER {name} {timing} ON {table} FOR EACH ROW WHEN {condition}"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ]
+        remove = [f"DROP TRIGGER {name}"]
+    with live.database.write_sessions() as db:
+        for statement in install:
+            db.execute(text(statement))
+        db.commit()
+    try:
+        yield
+    finally:
+        with live.database.write_sessions() as db:
+            for statement in remove:
+                db.execute(text(statement))
+            db.commit()

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-import uuid
+import hashlib
+import re
 
 import pytest
+from sqlalchemy import select
 
 from kassa.auth.keys import issue_key, revoke_key
-from kassa.auth.models import Organization
+from kassa.auth.models import ApiKey, Organization
 from support import LiveServer, Merchant, merchant
 
 
@@ -100,10 +102,13 @@ def test_other_modes_objects_are_invisible(live: LiveServer, shop: Merchant) -> 
         assert http.get("/api/v1/organization").json()["livemode"] is True
 
 
-def test_key_format(live: LiveServer) -> None:
-    with merchant(live, mode="live") as m:
-        assert m.api_key.startswith("kassa_sk_live_")
-    with merchant(live) as m:
-        assert m.api_key.startswith("kassa_sk_test_")
-        assert len(m.api_key) > 40
-        uuid.UUID(str(m.organization_id))
+def test_keys_name_their_mode_carry_256_random_bits_and_are_stored_as_a_digest(live: LiveServer) -> None:
+    with merchant(live, mode="live") as live_shop, merchant(live) as test_shop, merchant(live) as other:
+        assert re.fullmatch(r"kassa_sk_live_[A-Za-z0-9_-]{43}", live_shop.api_key)  # 32 random bytes, base64url
+        assert re.fullmatch(r"kassa_sk_test_[A-Za-z0-9_-]{43}", test_shop.api_key)
+        assert len({live_shop.api_key, test_shop.api_key, other.api_key}) == 3
+        with live.database.read_sessions() as db:
+            [key] = db.scalars(select(ApiKey).where(ApiKey.organization_id == test_shop.organization_id))
+        assert key.key_hash == hashlib.sha256(test_shop.api_key.encode()).hexdigest()
+        assert key.prefix == test_shop.api_key[: len("kassa_sk_test_") + 4]  # shown in listings; not the secret
+        assert test_shop.http.get("/api/v1/organization").json()["id"] == str(test_shop.organization_id)

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import time
 import uuid
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import anyio
 from sqlalchemy import func, select
 
 from contract import assert_matches_operation
-from factories import USDC, make_coupon, make_price, make_session
+from factories import USDC, make_coupon, make_price, make_session, make_tax_rate
+from kassa.checkout.endpoints import _in_worker_threads
+from kassa.checkout.serialize import LIST_LINE_ITEMS
+from kassa.checkout.service import queries
 from kassa.checkout.service.complete import complete_session
 from kassa.checkout.state import Transition
 from kassa.events.models import Event
@@ -45,7 +51,7 @@ def complete(live: LiveServer, session_id: str, transition: Transition = Transit
         return done
 
 
-def test_expire_endpoint(live: LiveServer, shop: Merchant) -> None:
+def test_the_merchant_expires_an_open_session_once_with_one_event(live: LiveServer, shop: Merchant) -> None:
     session = make_session(shop)
     resp = shop.http.post(f"/api/v1/checkout/sessions/{session['id']}/expire")
     assert resp.status_code == 200, resp.text
@@ -169,7 +175,9 @@ def test_list_filters_and_slim_objects(live: LiveServer, shop: Merchant) -> None
     assert shop.http.get("/api/v1/checkout/sessions", params={"status": "done"}).status_code == 400
 
 
-def test_export_csv(live: LiveServer, shop: Merchant) -> None:
+def test_the_csv_export_lists_sessions_newest_first_filtered_and_defused_for_spreadsheets(
+    live: LiveServer, shop: Merchant
+) -> None:
     first = make_session(shop, clientReferenceId="=cmd|calc")
     second = make_session(shop)
     complete(live, second["id"])
@@ -190,6 +198,89 @@ def test_export_csv(live: LiveServer, shop: Merchant) -> None:
     future = shop.http.get("/api/v1/checkout/sessions/export", params={"from": "2999-01-01"}).text
     assert future.strip().count("\n") == 0  # header only
     assert shop.http.get("/api/v1/checkout/sessions/export", params={"from": "soon"}).status_code == 400
+
+
+def session_of_lines(shop: Merchant, prices: list[dict[str, Any]], lines: int, **fields: Any) -> dict[str, Any]:
+    data = [{"priceId": prices[i % len(prices)]["id"], "quantity": i + 1} for i in range(lines)]
+    return make_session(shop, price_id=prices[0]["id"], lineItems={"data": data}, **fields)
+
+
+def test_list_items_carry_the_first_line_items_and_the_retrieve_all(shop: Merchant) -> None:
+    prices = [make_price(shop, amount=(i + 1) * USDC, name=f"P{i}") for i in range(3)]
+    vat = make_tax_rate(shop, percentage=20)
+    many = session_of_lines(shop, prices, LIST_LINE_ITEMS + 2, taxRateIds=[vat["id"]])
+    exact = session_of_lines(shop, prices, LIST_LINE_ITEMS)
+    one = session_of_lines(shop, prices, 1)
+    page = shop.http.get("/api/v1/checkout/sessions").json()
+    assert_matches_operation(page, "SessionsController_findAll")
+    listed = {s["id"]: s["lineItems"] for s in page["data"]}
+    for session, shown, more in ((many, LIST_LINE_ITEMS, True), (exact, LIST_LINE_ITEMS, False), (one, 1, False)):
+        full = shop.http.get(f"/api/v1/checkout/sessions/{session['id']}").json()["lineItems"]
+        assert (len(full["data"]), full["hasMore"]) == (len(session["lineItems"]["data"]), False)
+        assert listed[session["id"]] == {"object": "list", "data": full["data"][:shown], "hasMore": more}
+    # In order, each line with its own price and the session's tax rate.
+    assert [li["quantity"] for li in listed[many["id"]]["data"]] == list(range(1, LIST_LINE_ITEMS + 1))
+    assert listed[many["id"]]["data"][4]["price"]["id"] == prices[1]["id"]
+    assert listed[many["id"]]["data"][4]["taxRates"][0]["id"] == vat["id"]
+
+
+def test_export_streams_every_row_across_batches(live: LiveServer, shop: Merchant, monkeypatch: Any) -> None:
+    monkeypatch.setattr(queries, "EXPORT_BATCH", 4)  # 23 sessions: six batches, the last one short
+    price = make_price(shop)
+    created = []
+    for i in range(23):
+        created.append(
+            make_session(
+                shop, price_id=price["id"], clientReferenceId=f"order-{i}", customerData={"email": f"b{i}@x.io"}
+            )
+        )
+        live.clock.advance(timedelta(milliseconds=5))  # distinct createdAt: the order is by time, then id
+    complete(live, created[7]["id"])
+    resp = shop.http.get("/api/v1/checkout/sessions/export")
+    assert resp.status_code == 200
+    assert "content-length" not in resp.headers  # streamed, not built whole
+    rows = list(csv.DictReader(io.StringIO(resp.text)))
+    listed = shop.http.get("/api/v1/checkout/sessions").json()["data"]
+    assert [r["id"] for r in rows] == [s["id"] for s in listed] == [s["id"] for s in reversed(created)]
+    by_id = {r["id"]: r for r in rows}
+    for i, session in enumerate(created):
+        row = by_id[session["id"]]
+        assert (row["clientReferenceId"], row["customerEmail"]) == (f"order-{i}", f"b{i}@x.io")
+        assert (row["createdAt"], row["amountTotal"]) == (session["createdAt"], session["amountTotal"])
+        assert row["status"] == ("complete" if i == 7 else "open")
+    assert resp.text.count("\n") == 24  # a header and one line per session, nothing repeated across batches
+    window = {"from": created[5]["createdAt"], "to": created[9]["createdAt"], "createdAt[gt]": created[5]["createdAt"]}
+    narrowed = list(csv.DictReader(io.StringIO(shop.http.get("/api/v1/checkout/sessions/export", params=window).text)))
+    assert [r["id"] for r in narrowed] == [created[i]["id"] for i in (8, 7, 6)]
+    picked = [("ids", created[3]["id"]), ("ids", created[20]["id"])]
+    chosen = list(csv.DictReader(io.StringIO(shop.http.get("/api/v1/checkout/sessions/export", params=picked).text)))
+    assert [r["id"] for r in chosen] == [created[20]["id"], created[3]["id"]]
+
+
+def test_an_abandoned_export_stream_is_closed_in_a_worker_thread() -> None:
+    """A client gone mid-export: the generator (and with it the export's transaction) ends off the event loop."""
+    closed_in: list[threading.Thread] = []
+
+    def chunks() -> Generator[bytes]:
+        try:
+            yield b"row 1"
+            yield b"row 2"
+        finally:
+            closed_in.append(threading.current_thread())
+
+    async def read_two_and_leave() -> list[bytes]:
+        stream = _in_worker_threads(b"header", chunks())
+        read = [await anext(stream), await anext(stream)]
+        await stream.aclose()
+        return read
+
+    # On a thread of its own: the browser tests keep an event loop running on the main thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        read = pool.submit(anyio.run, read_two_and_leave).result(timeout=30)
+    assert read == [b"header", b"row 1"]
+    assert len(closed_in) == 1
+    assert closed_in[0] is not threading.main_thread()
+    assert closed_in[0].name.startswith("AnyIO worker thread")
 
 
 def test_events_are_written_with_the_state_change(live: LiveServer, shop: Merchant) -> None:

@@ -24,7 +24,7 @@ def assert_error(resp: httpx.Response, status: int) -> dict[str, object]:
 def test_validation_errors_name_each_field(shop: Merchant) -> None:
     resp = shop.http.post(
         "/api/v1/customers",
-        json={"email": "not-an-email", "phone": "call me", "visibility": 7, "address": {"line1": 5}},
+        json={"email": "not-an-email", "phone": "call me", "visibility": 7, "address": {"line1": ["5"]}},
     )
     body = assert_error(resp, 400)
     messages = body["message"]

@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from kassa.clock import FrozenClock
 from kassa.events.service import emit
+from kassa.webhooks.config import DeliveryConfig
 from kassa.webhooks.retention import purge_old_events
 from support import LiveServer, Merchant
 from test_webhooks_delivery import (  # noqa: F401  # forget_endpoints is an autouse fixture
+    Received,
     Receiver,
     Reply,
     emit_event,
@@ -24,9 +27,17 @@ from test_webhooks_delivery import (  # noqa: F401  # forget_endpoints is an aut
     wait_until,
 )
 
+HELD_SECONDS = 0.3
+
 
 def test_list_filters_and_detail(live: LiveServer, shop: Merchant) -> None:
-    with Receiver(lambda request, _n: Reply(500 if b"fails" in request.body else 200)) as receiver:
+    def respond(request: Received, _n: int) -> Reply:
+        if b"fails" not in request.body:
+            return Reply(200)
+        time.sleep(HELD_SECONDS)  # the failing answer comes late: its attempt's latency covers the wait
+        return Reply(500)
+
+    with Receiver(respond) as receiver:
         endpoint = make_endpoint(shop, receiver.url, ["checkout_session.completed"])
         # One at a time, so no two share a createdAt millisecond (the createdAt filter below relies on it).
         delivered = emit_event(live, shop, "checkout_session.completed")
@@ -76,7 +87,9 @@ def test_list_filters_and_detail(live: LiveServer, shop: Merchant) -> None:
     assert delivery["nextAttemptAt"] > delivery["lastAttemptAt"]
     [attempt] = delivery["attempts"]
     assert (attempt["number"], attempt["statusCode"], attempt["succeeded"]) == (1, 500, False)
-    assert attempt["latencyMs"] >= 0
+    # At least the time the receiver held the answer, and less than the worker's timeout (it was answered).
+    timeout_ms = DeliveryConfig.from_settings(live.settings).timeout_seconds * 1000
+    assert HELD_SECONDS * 1000 <= attempt["latencyMs"] < timeout_ms
     assert shop.http.get(f"/api/v1/events/{uuid.uuid4()}").status_code == 404
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from e2e.pagekit import (
     VALID_VALUES,
@@ -23,9 +24,12 @@ from e2e.pagekit import (
     retrieve,
 )
 from factories import USDC, make_coupon, make_tax_rate
+from kassa.chains.registry import DEV_CHAIN_ID
+from kassa.checkout.models import CodeAttempt
+from kassa.checkout.service import buyer_pricing
 from kassa.events.service import events_for
-from kassa.payments import options as payments
 from support import LiveServer, Merchant
+from test_payments_devnet import pay, wait_for
 
 
 def browser(live: LiveServer) -> httpx.Client:
@@ -292,7 +296,9 @@ def test_submit_button_follows_submit_type(live: LiveServer, shop: Merchant, sub
     assert re.search(rf"data-pay>{label}[^<]*</button>", page)
 
 
-def test_promotion_codes(live: LiveServer, shop: Merchant) -> None:
+def test_on_the_page_a_code_is_removed_an_unknown_one_refused_and_a_valid_one_applied(
+    live: LiveServer, shop: Merchant
+) -> None:
     session = full_session(shop)
     http = browser(live)
     page = get_page(http, session)
@@ -367,6 +373,31 @@ def test_code_attempts_are_rate_limited_per_session(live: LiveServer, shop: Merc
             live.clock.advance(-timedelta(minutes=10, seconds=1))
 
 
+def test_the_attempt_limit_slides_and_keeps_few_rows(live: LiveServer, shop: Merchant) -> None:
+    """Counted in the database: an attempt leaves the window `window` after it was made, and a refused attempt
+    is not counted; old rows go as new attempts come."""
+    session_id = uuid.UUID(page_session(shop, allowPromotionCodes=True)["id"])
+    limiter = buyer_pricing.CodeAttemptLimiter(limit=2, window=timedelta(seconds=60))
+    start = live.clock.now().replace(microsecond=0)  # stored to the millisecond
+
+    def hit(seconds: float) -> int | None:
+        with live.database.write_sessions() as db:
+            try:
+                limiter.hit(db, start + timedelta(seconds=seconds), session_id)
+            except buyer_pricing.TooManyCodeAttempts as refused:
+                return refused.retry_after
+            finally:
+                db.commit()
+            return None
+
+    assert [hit(0), hit(30), hit(40)] == [None, None, 20]
+    assert hit(60.5) is None  # the first attempt left the window; the refused one never counted
+    assert hit(61) == 29
+    with live.database.read_sessions() as db:
+        rows = db.scalars(select(CodeAttempt.attempted_at).where(CodeAttempt.session_id == session_id)).all()
+    assert len(rows) == 2
+
+
 def test_pay_what_you_want_amount(live: LiveServer, shop: Merchant) -> None:
     session = pwyw_session(shop)
     assert session["amountPending"] is True
@@ -438,18 +469,15 @@ def test_payment_step_without_payment_methods(live: LiveServer, shop: Merchant) 
         assert http.get(f"/pay/{session['id']}/status").json()["next"] == f"/pay/{session['id']}/done"
 
 
-def test_details_freeze_once_a_payment_is_seen(
-    live: LiveServer, shop: Merchant, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    session = full_session(shop)
+def test_details_freeze_once_a_payment_is_seen(live: LiveServer, shop: Merchant) -> None:
+    session = full_session(shop, paymentSetting={"allowedChains": [{"chainId": DEV_CHAIN_ID}]})
     http = browser(live)
     page = get_page(http, session)
     token = csrf_of(page)
-
-    def seen(db: Any, s: Any) -> bool:
-        return True  # as if a transfer to the deposit address had just been seen on chain
-
-    monkeypatch.setattr(payments, "payment_seen", seen)
+    # A real transfer to the deposit address, short of the total: seen on chain, the session not complete.
+    pay(live, session, 10**6)
+    seen = wait_for(shop, session["id"], lambda body: len(body["paymentIntent"]["transactions"]) == 1)
+    assert seen["status"] in ("open", "incomplete")
     with closing(http):
         assert http.get(f"/pay/{session['id']}").headers["location"] == f"/pay/{session['id']}/payment"
         for action in ("remove_code", "pay", "apply_code"):

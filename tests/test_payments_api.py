@@ -3,6 +3,7 @@ JSON-RPC and faucet, through the HTTP API."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +18,16 @@ from kassa.chains.registry import DEV_CHAIN_ID
 from kassa.checkout.service.expire import expire_if_due
 from kassa.events.service import events_for
 from kassa.payments.deposit import DEV_MERCHANT_WALLET
+from kassa.payments.guards import MAX_WAIT
 from support import LiveServer, Merchant, merchant
 from test_payments_devnet import dev_session, pay, wait_for
 
 OTHER_WALLET = Web3.to_checksum_address("0x" + "7a" * 20)
+RACE_ROUNDS = 10
+RECOVERERS = EXPIRERS = 3
+STAGGER_SECONDS = 0.012
+# Past expiresAt + MAX_WAIT: expiry no longer waits for payments still confirming.
+PAST_THE_WAIT = MAX_WAIT + timedelta(hours=1, minutes=1)
 
 
 def test_chains_and_assets_by_mode(live: LiveServer, shop: Merchant) -> None:
@@ -115,36 +122,64 @@ def test_transactions_list(live: LiveServer, shop: Merchant, other_shop: Merchan
     assert other_shop.http.get("/api/v1/transactions").json()["count"] == 0
 
 
-def test_watcher_auto_recover_and_expiry_race_to_one_outcome(live: LiveServer, shop: Merchant) -> None:
-    session = dev_session(shop)
-    tx = pay(live, session, 10_000_000)
-    live.devnet.mine(2)
+def race_recover_and_expiry(
+    live: LiveServer, shop: Merchant, session_id: str, tx: str, delay: float
+) -> tuple[list[int], list[bool]]:
+    """RECOVERERS auto-recover calls, each on an HTTP client of its own, and EXPIRERS expiry calls (what the
+    expiry job runs), released together by a barrier, the expirers `delay` seconds later."""
+    barrier = threading.Barrier(RECOVERERS + EXPIRERS, timeout=30)
     body = {"chainId": DEV_CHAIN_ID, "transactionHash": tx}
 
-    def recover(_: int) -> int:
-        return shop.post_alone(f"/api/v1/checkout/sessions/{session['id']}/auto-recover", body).status_code
+    def recover() -> int:
+        barrier.wait()
+        return shop.post_alone(f"/api/v1/checkout/sessions/{session_id}/auto-recover", body).status_code
 
-    def expire(_: int) -> bool:
+    def expire() -> bool:
+        barrier.wait()
+        time.sleep(delay)
         with live.database.write_sessions() as db:
-            done = expire_if_due(db, live.clock, uuid.UUID(session["id"]), live.settings.public_url)
+            done = expire_if_due(db, live.clock, uuid.UUID(session_id), live.settings.public_url)
             db.commit()
             return done
 
-    live.clock.advance(timedelta(hours=1, minutes=1))  # past expiresAt: the expiry job would run now
-    try:
-        with ThreadPoolExecutor(max_workers=12) as pool:
-            recovered = list(pool.map(recover, range(6)))
-            expired = list(pool.map(expire, range(6)))
-    finally:
-        live.clock.advance(-timedelta(hours=1, minutes=1))
-    assert set(recovered) == {200}
-    assert not any(expired)
-    done = wait_for(shop, session["id"], lambda s: s["status"] == "complete")
-    assert done["status"] == "complete"
-    assert len(done["paymentIntent"]["transactions"]) == 1
-    with live.database.read_sessions() as db:
-        types = [e.type for e in events_for(db, uuid.UUID(session["id"]))]
-    assert types == ["checkout_session.completed"]
+    with ThreadPoolExecutor(max_workers=RECOVERERS + EXPIRERS) as pool:
+        recovering = [pool.submit(recover) for _ in range(RECOVERERS)]
+        expiring = [pool.submit(expire) for _ in range(EXPIRERS)]
+        return [f.result() for f in recovering], [f.result() for f in expiring]
+
+
+def test_auto_recover_and_expiry_race_to_one_outcome(live: LiveServer, shop: Merchant) -> None:
+    """Auto-recover and expiry calls start together behind a barrier, round after round on fresh sessions, with
+    the server's own watcher and expiry job in the race as well.
+
+    Kassa's clock is past expiresAt + MAX_WAIT, where expiry no longer waits for a payment to confirm, so either
+    side can win. Whichever does, the session ends exactly once: complete with the payment credited and one
+    completed event, or expired with one expired event and the payment reported as late, never credited. A
+    recover call takes tens of milliseconds; the expirers start a little later each round, so the moment of
+    contention moves across the recover requests (both outcomes occur over the rounds)."""
+    for round_number in range(RACE_ROUNDS):
+        session = dev_session(shop)
+        tx = pay(live, session, 10_000_000)
+        live.devnet.mine(2)  # deep enough: a recover call confirms it at once
+        live.clock.advance(PAST_THE_WAIT)
+        try:
+            recovered, expired = race_recover_and_expiry(live, shop, session["id"], tx, round_number * STAGGER_SECONDS)
+        finally:
+            live.clock.advance(-PAST_THE_WAIT)
+        assert recovered == [200] * RECOVERERS
+        body = shop.http.get(f"/api/v1/checkout/sessions/{session['id']}").json()
+        [transfer] = body["paymentIntent"]["transactions"]
+        assert (transfer["transactionHash"], transfer["status"]) == (tx, "confirmed")
+        with live.database.read_sessions() as db:
+            types = [e.type for e in events_for(db, uuid.UUID(session["id"]))]
+        if body["status"] == "complete":
+            assert (body["amountReceived"], transfer["kind"]) == (str(10 * USDC), "payment")
+            assert types == ["checkout_session.completed"]
+            assert not any(expired)
+        else:
+            assert (body["status"], body["amountReceived"], transfer["kind"]) == ("expired", "0", "late")
+            assert sorted(types) == ["checkout_session.expired", "payment.unmatched"]
+            assert sum(expired) <= 1  # the server's expiry job may have been the one
 
 
 def test_auto_recover_by_hash_and_bad_input(live: LiveServer, shop: Merchant, other_shop: Merchant) -> None:

@@ -4,26 +4,36 @@ hand, so each scenario controls exactly which blocks exist when the watcher look
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 import uuid
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from chain_harness import AnvilChain, DevnetChain, TestChain
 from factories import USDC, make_price
 from kassa.auth.keys import Principal
 from kassa.chains.devnet import RpcError
+from kassa.chains.rpc import to_int
 from kassa.checkout.schemas import SessionCreate
-from kassa.checkout.service.create import create_session
+from kassa.checkout.service.create import DEFAULT_LIFETIME, create_session
 from kassa.checkout.service.expire import expire_if_due
 from kassa.events.service import events_for
+from kassa.payments.guards import MAX_WAIT
+from kassa.payments.recording import block_info_from
 from kassa.payments.watcher import ChainWatcher
 from support import LiveServer, Merchant
 
 MERCHANT = "0x" + "5e" * 20
 CONFIRMATIONS = 3
+RACE_ROUNDS = 6
+EXPIRERS = 3
+STAGGER_SECONDS = 0.012
 
 
 @pytest.fixture(scope="module", params=["devnet", "anvil"])
@@ -160,8 +170,11 @@ def test_payment_after_expiry(live: LiveServer, shop: Merchant, chain: TestChain
     chain.transfer(chain.usdc, 1, address_of(session), 10_000_000)
     confirm(chain, watcher)
     body = get(shop, session["id"])
-    assert body["status"] != "complete"
-    assert body["amountReceived"] == "0"
+    # Never credited. Still open, or already expired by the server's expiry job (a late transfer holds nothing).
+    assert (body["status"], body["paymentStatus"], body["amountReceived"]) in {
+        ("open", "unpaid", "0"),
+        ("expired", "unpaid", "0"),
+    }
     [transfer] = body["paymentIntent"]["transactions"]
     assert transfer["kind"] == "late"
     assert "payment.unmatched" in event_types(live, session["id"])
@@ -190,6 +203,109 @@ def test_unconfirmed_at_expiry_then_confirmed(
     done = get(shop, session["id"])
     assert done["status"] == "complete"
     assert event_types(live, session["id"]) == ["checkout_session.completed"]
+
+
+def head_timestamp(chain: TestChain) -> int:
+    return to_int(chain.rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"])
+
+
+def session_expiring_at(live: LiveServer, shop: Merchant, chain: TestChain, expires_at: datetime) -> dict[str, Any]:
+    """A session whose expiresAt is `expires_at`: Kassa's clock is moved for its creation only."""
+    shift = expires_at - (live.clock.now() + DEFAULT_LIFETIME)
+    live.clock.advance(shift)
+    try:
+        return chain_session(live, shop, chain)
+    finally:
+        live.clock.advance(-shift)
+
+
+def race_expiry_against(live: LiveServer, session_id: str, step: Callable[[], object], delay: float = 0.0) -> int:
+    """Run `step` in one thread and expiry (what the expiry job runs) over and over in EXPIRERS others, all
+    released together by a barrier, the expirers `delay` seconds later; they stop after one last try once `step`
+    is done. Returns how many expiry calls expired the session."""
+    barrier = threading.Barrier(EXPIRERS + 1, timeout=30)
+    stepped = threading.Event()
+
+    def run_step() -> None:
+        barrier.wait()
+        try:
+            step()
+        finally:
+            stepped.set()
+
+    def expire() -> int:
+        barrier.wait()
+        time.sleep(delay)
+        won = 0
+        while True:
+            last = stepped.is_set()
+            with live.database.write_sessions() as db:
+                won += expire_if_due(db, live.clock, uuid.UUID(session_id), live.settings.public_url)
+                db.commit()
+            if last:
+                return won
+            time.sleep(0.001)  # let the watcher's transactions in between (SQLite has one writer at a time)
+
+    with ThreadPoolExecutor(max_workers=EXPIRERS + 1) as pool:
+        stepping = pool.submit(run_step)
+        expiring = [pool.submit(expire) for _ in range(EXPIRERS)]
+        stepping.result()
+        return sum(f.result() for f in expiring)
+
+
+@pytest.mark.parametrize("case", ["included at expiresAt", "included a second late", "confirmed after the wait"])
+def test_expiry_and_the_watchers_crediting_race_to_one_outcome(
+    live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher, case: str
+) -> None:
+    """The session's time is up at the very moment the watcher steps (records, confirms and credits a payment),
+    while expiry runs in other threads started together with it, and the server's expiry job tries too.
+
+    - A transfer included at expiresAt counts: the session completes and never expires.
+    - One included a second later is late: reported, never credited, and the session expires once.
+    - One included in time but confirmed after expiresAt + MAX_WAIT (a stuck watcher), when expiry no longer
+      waits: either side may win, but the session ends once, and a payment it did not take is reported.
+
+    Each case runs RACE_ROUNDS times on fresh sessions whose expiresAt is half a second after a block time the
+    test sets on the chain."""
+    outcomes = set()
+    for round_number in range(RACE_ROUNDS):
+        watcher.step()  # the cursor at the head, so the step in the race sees this round's blocks only
+        second = head_timestamp(chain) + 2
+        expires_at = datetime.fromtimestamp(second, UTC) + timedelta(milliseconds=500)
+        session = session_expiring_at(live, shop, chain, expires_at)
+        chain.set_next_timestamp(second + 1 if case == "included a second late" else second)
+        chain.transfer(chain.usdc, 1, address_of(session), 10_000_000)
+        race_at, delay = expires_at + timedelta(milliseconds=100), 0.0
+        if case == "confirmed after the wait":
+            watcher.step()  # recorded while the session was open, still confirming
+            # Expiry is due at once here; starting it a little later each round moves the moment of contention
+            # across the watcher's step (tens of milliseconds), so either side gets to win.
+            race_at, delay = race_at + MAX_WAIT, round_number * STAGGER_SECONDS
+        chain.mine(CONFIRMATIONS)
+        # Kassa's clock just past the moment (the dev chain's time may run ahead of the wall clock).
+        shift = max(timedelta(), race_at - live.clock.now())
+        live.clock.advance(shift)
+        try:
+            won = race_expiry_against(live, session["id"], watcher.step, delay)
+        finally:
+            live.clock.advance(-shift)
+        body = get(shop, session["id"])
+        [transfer] = body["paymentIntent"]["transactions"]
+        types = event_types(live, session["id"])
+        outcomes.add(body["status"])
+        assert transfer["status"] == "confirmed"
+        if body["status"] == "complete":
+            assert case != "included a second late"
+            assert (body["amountReceived"], transfer["kind"]) == (str(10 * USDC), "payment")
+            assert types == ["checkout_session.completed"]
+            assert won == 0
+        else:
+            assert case != "included at expiresAt", (transfer["kind"], types)
+            assert (body["status"], body["amountReceived"], transfer["kind"]) == ("expired", "0", "late")
+            assert sorted(types) == ["checkout_session.expired", "payment.unmatched"]
+            assert won <= 1  # the server's own expiry job may have been the one
+    if case != "confirmed after the wait":
+        assert len(outcomes) == 1  # the rule decides, not the timing
 
 
 def test_reorg_before_confirmation(live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher) -> None:
@@ -295,11 +411,20 @@ def test_forwarder_address_matches_the_factory_deployment(
 ) -> None:
     """The address Kassa computes in Python is where the factory deploys, and only the merchant is paid."""
     from kassa.chains.contracts import call_data
-    from kassa.chains.rpc import to_int
+
+    def balance(owner: str) -> int:
+        out = chain.rpc.call(
+            "eth_call",
+            [{"to": chain.usdc, "data": "0x" + call_data("balanceOf(address)", ["address"], [owner]).hex()}, "latest"],
+        )
+        return to_int(out)
 
     session = chain_session(live, shop, chain)
     deposit = address_of(session)
     chain.transfer(chain.usdc, 1, deposit, 7_000_000)
+    # The merchant's wallet is shared by every run on this chain: what it holds now is the baseline.
+    merchant_before, trigger_before = balance(MERCHANT), balance(chain.accounts[3])
+    assert balance(deposit) == 7_000_000
     salt = bytes(32)
     with live.database.read_sessions() as db:
         from sqlalchemy import select
@@ -324,22 +449,23 @@ def test_forwarder_address_matches_the_factory_deployment(
     receipt = chain.rpc.call("eth_getTransactionReceipt", [tx])
     assert to_int(receipt["status"]) == 1
     assert chain.rpc.call("eth_getCode", [deposit, "latest"]) not in ("0x", "0x0", None)
-
-    def balance(owner: str) -> int:
-        out = chain.rpc.call(
-            "eth_call",
-            [{"to": chain.usdc, "data": "0x" + call_data("balanceOf(address)", ["address"], [owner]).hex()}, "latest"],
-        )
-        return to_int(out)
-
     assert balance(deposit) == 0
-    assert balance(MERCHANT) >= 7_000_000
+    assert balance(MERCHANT) == merchant_before + 7_000_000
+    assert balance(chain.accounts[3]) == trigger_before
 
 
 def test_dev_chain_restart_is_noticed_and_rescanned(live: LiveServer, shop: Merchant) -> None:
     """A restarted dev chain has a new genesis: pending transfers of the old one are orphaned, the cursor starts
     again from zero, and payments on the new chain are found."""
-    from kassa.payments.models import ChainCursor
+    from kassa.payments.models import ChainCursor, ChainTransfer
+
+    def genesis(chain: DevnetChain) -> str:
+        return block_info_from(chain.rpc.call("eth_getBlockByNumber", ["0x0", False])).hash
+
+    def transfer_states() -> list[str]:
+        with live.database.read_sessions() as db:
+            rows = db.scalars(select(ChainTransfer.state).where(ChainTransfer.session_id == uuid.UUID(session["id"])))
+            return list(rows)
 
     old = DevnetChain(CONFIRMATIONS)
     old.chain = dataclasses.replace(old.chain, id=1339)
@@ -352,6 +478,8 @@ def test_dev_chain_restart_is_noticed_and_rescanned(live: LiveServer, shop: Merc
         cursor = db.get(ChainCursor, 1339)
         assert cursor is not None
         old_genesis, old_last = cursor.genesis_hash, cursor.last_block
+    assert (old_genesis, old_last) == (genesis(old), old.head())
+    assert transfer_states() == ["pending"]
 
     new = DevnetChain(CONFIRMATIONS)  # same contracts (same deployer and nonces), new genesis
     new.chain = dataclasses.replace(new.chain, id=1339)
@@ -360,11 +488,13 @@ def test_dev_chain_restart_is_noticed_and_rescanned(live: LiveServer, shop: Merc
     with live.database.read_sessions() as db:
         cursor = db.get(ChainCursor, 1339)
         assert cursor is not None
-        assert cursor.genesis_hash != old_genesis
-        assert cursor.last_block <= new.head()
+        assert (cursor.genesis_hash, cursor.last_block) == (genesis(new), new.head())
+    assert genesis(new) != old_genesis
+    assert new.head() < old_last  # the cursor went back below the old chain's height: scanned from zero
+    assert transfer_states() == ["orphaned"]
     assert get(shop, session["id"])["paymentIntent"]["transactions"] == []  # the old chain's transfer is gone
     new.transfer(new.usdc, 1, address_of(session), 10_000_000)
     confirm(new, watcher)
     done = get(shop, session["id"])
-    assert done["status"] == "complete"
-    assert old_last >= 0
+    assert (done["status"], done["amountReceived"]) == ("complete", str(10 * USDC))
+    assert sorted(transfer_states()) == ["confirmed", "orphaned"]

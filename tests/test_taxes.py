@@ -57,7 +57,9 @@ def test_create_with_every_field(shop: Merchant) -> None:
     assert body["organizationId"] == str(shop.organization_id)
     assert body["livemode"] is False
     assert body["createdAt"] == body["updatedAt"]
-    uuid.UUID(body["id"])
+    assert str(uuid.UUID(body["id"])) == body["id"]  # a canonical UUID string
+    assert uuid.UUID(body["id"]).version == 7
+    assert shop.http.get(f"/api/v1/tax-rates/{body['id']}").json() == body
 
 
 def test_create_defaults(shop: Merchant) -> None:
@@ -112,7 +114,7 @@ def test_percentage_sent_as_raw_json_text_keeps_its_digits(live: LiveServer, sho
         ({"name": "", "percentage": 5}, "name"),
         ({"name": "   ", "percentage": 5}, "name"),
         ({"name": "x" * 201, "percentage": 5}, "name"),
-        ({"name": 5, "percentage": 5}, "name"),
+        ({"name": {"text": "5"}, "percentage": 5}, "name"),
         ({"name": "Tax"}, "percentage"),
         ({"name": "Tax", "percentage": -1}, "percentage"),
         ({"name": "Tax", "percentage": -0.0001}, "percentage"),
@@ -331,7 +333,9 @@ def test_unknown_ids_are_404(shop: Merchant, rid: str) -> None:
     assert shop.http.put(f"/api/v1/tax-rates/{rid}", json={"name": "x"}).status_code == 404
 
 
-def test_get_active_tax_rates(live: LiveServer, shop: Merchant, other_shop: Merchant) -> None:
+def test_a_session_takes_only_the_callers_active_tax_rates_in_the_order_given_and_each_once(
+    live: LiveServer, shop: Merchant, other_shop: Merchant
+) -> None:
     first = create(shop, name="First", percentage=7.25)
     second = create(shop, name="Second", percentage="0.0001", type="inclusive")
     inactive = create(shop, name="Off", isActive=False)

@@ -25,6 +25,7 @@ import pytest
 from factories import make_session
 from kassa.events.service import emit
 from kassa.webhooks import WebhookVerificationError, verify
+from kassa.webhooks.config import DeliveryConfig
 from support import LiveServer, Merchant, free_port
 
 # --- a receiver ---------------------------------------------------------------------------------------------
@@ -281,9 +282,11 @@ def test_a_real_state_change_is_delivered_signed_both_ways(live: LiveServer, sho
     with pytest.raises(WebhookVerificationError):
         verify(tampered, request.headers, secret, now=live.clock.now().timestamp())
     copperx_only = {"x-webhook-signature": request.headers["x-webhook-signature"]}
-    assert verify(request.body, copperx_only, secret)["id"] == event["id"]
+    assert verify(request.body, copperx_only, secret, allow_legacy_signature=True)["id"] == event["id"]
     with pytest.raises(WebhookVerificationError):
-        verify(tampered, copperx_only, secret)
+        verify(tampered, copperx_only, secret, allow_legacy_signature=True)
+    with pytest.raises(WebhookVerificationError, match="allow_legacy_signature"):
+        verify(request.body, copperx_only, secret)  # by default: no timestamp, no trust
     with pytest.raises(WebhookVerificationError):
         verify(request.body, request.headers, "whsec_" + base64.b64encode(b"k" * 32).decode())
 
@@ -448,22 +451,67 @@ def test_a_stalled_endpoint_neither_blocks_the_api_nor_delays_other_endpoints(li
             [request] = healthy.wait_for(1)
             # The healthy endpoint got its event while the stalled one still holds every request it was sent.
             assert request.event_id == event_id
-            assert stalled.answered == 0
-            assert 1 <= stalled.in_flight <= 25  # bounded per endpoint
+            assert stalled.answered == 0  # the bound per endpoint: see the next test
         finally:
             release.set()
         stalled.wait_for(30)
 
 
+def test_an_endpoint_gets_at_most_25_requests_at_once_and_the_26th_waits_for_a_free_slot(
+    live: LiveServer, shop: Merchant
+) -> None:
+    """The receiver holds every request until the test answers it. Whether a 26th request was held back is
+    judged after something the worker did later: a delivery to another endpoint, of an event written after the
+    30, has arrived (so the worker had claimed all 30 and was free to send)."""
+    bound = DeliveryConfig.from_settings(live.settings).per_endpoint
+    assert bound == 25
+    answers = [threading.Event() for _ in range(bound + 5)]
+    with Receiver(lambda _r, n: Reply(hold=answers[n - 1])) as stalled, Receiver() as healthy:
+
+        def worker_moved_on() -> None:
+            count = len(healthy.received())
+            emit_event(live, shop, "checkout_session.completed")
+            healthy.wait_for(count + 1)
+
+        try:
+            make_endpoint(shop, stalled.url, ["checkout_session.expired"])
+            make_endpoint(shop, healthy.url, ["checkout_session.completed"])
+            for _ in range(bound + 5):
+                emit_event(live, shop, "checkout_session.expired")
+            stalled.wait_for(bound)
+            worker_moved_on()
+            assert (len(stalled.received()), stalled.in_flight, stalled.answered) == (bound, bound, 0)
+            answers[0].set()  # one answer frees one slot: the 26th goes, and no other
+            stalled.wait_for(bound + 1)
+            worker_moved_on()
+            assert (len(stalled.received()), stalled.answered, stalled.in_flight) == (bound + 1, 1, bound)
+        finally:
+            for answer in answers:
+                answer.set()
+        stalled.wait_for(bound + 5)
+
+
 def test_live_mode_endpoints_on_private_networks_are_refused(live: LiveServer) -> None:
-    """A live-mode endpoint pointing at loopback is never called: the attempt fails, saying why."""
+    """A live-mode endpoint pointing at loopback is never called: the attempt fails, saying why.
+
+    The API refuses such a URL when it is set (tests/hostile/test_webhook_targets.py); this one was stored before
+    that rule, so only the check at delivery stands between it and the receiver.
+    """
+    from sqlalchemy import update
+
+    from kassa.webhooks.models import WebhookEndpoint
     from support import merchant
 
     with merchant(live, name="Live Shop", mode="live") as live_shop, Receiver() as receiver:
-        endpoint = make_endpoint(live_shop, receiver.url)
+        endpoint = make_endpoint(live_shop, "https://93.184.216.34/hooks")
+        with live.database.write_sessions() as db:
+            stored = update(WebhookEndpoint).where(WebhookEndpoint.id == uuid.UUID(endpoint["id"]))
+            db.execute(stored.values(url=receiver.url))
+            db.commit()
         event_id = emit_event(live, live_shop)
         delivery = wait_for_attempts(live_shop, event_id, endpoint["id"], 1)
         assert receiver.received() == []
+        live_shop.http.delete(f"/api/v1/webhook-endpoints/{endpoint['id']}")
     [attempt] = delivery["attempts"]
     assert attempt["succeeded"] is False
-    assert "not a public address" in attempt["error"]
+    assert "127.0.0.1 is loopback, not a public address" in attempt["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kassa import __version__
 from kassa.api import docs as api_docs
 from kassa.api import health
-from kassa.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from kassa.api.middleware import BodyGuardMiddleware, RequestIdMiddleware
 from kassa.api.runtime import Runtime
 from kassa.auth import endpoints as organization_endpoints
 from kassa.background import Background
@@ -34,24 +35,32 @@ from kassa.errors import (
 )
 from kassa.events import endpoints as event_endpoints
 from kassa.payments import endpoints as payment_endpoints
+from kassa.prices import endpoints as price_endpoints
+from kassa.ratelimit import TokenBuckets
+from kassa.recursion import restore_recursion_limit
 from kassa.taxes import endpoints as tax_endpoints
 from kassa.webhooks import endpoints as webhook_endpoints
 
 
 def create_app(settings: Settings, database: Database | None = None, *, embedded: bool = False) -> FastAPI:
     """Build the ASGI app; `embedded` also runs the background services in this process."""
+    restore_recursion_limit()
     db = database or make_database(settings.database_url)
 
-    devnet_on = settings.devnet if settings.devnet is not None else embedded
     devnet = (
         DevChain(confirmations=settings.devnet_confirmations, block_seconds=settings.devnet_block_seconds)
-        if devnet_on
+        if settings.devnet
         else None
     )
     chains = build_registry(settings.file_config)
     if devnet is not None:
         chains = chains.with_chain(devnet.chain(settings.public_url))
-    runtime = Runtime(settings=settings, db=db, chains=chains, devnet=devnet)
+    api_rate_limit = (
+        TokenBuckets(settings.api_rate_limit, settings.api_rate_burst, now=time.monotonic)
+        if settings.api_rate_limit > 0
+        else None
+    )
+    runtime = Runtime(settings=settings, db=db, chains=chains, devnet=devnet, api_rate_limit=api_rate_limit)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -89,10 +98,11 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
         webhook_endpoints.router,
         payment_endpoints.api,
         payment_endpoints.devnet,
+        price_endpoints.router,
     ):
         app.include_router(router)
     checkout_pages.install(app)  # the hosted page at /pay/{id}, its static files and security headers
     # Outermost first: the request id wraps everything, so even a 413 carries one.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app

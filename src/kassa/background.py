@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from kassa.api.idempotency import purge_expired as purge_idempotency_keys
 from kassa.api.runtime import Runtime
 from kassa.checkout.jobs import sweep_expired
 from kassa.config import Settings
@@ -16,6 +17,7 @@ from kassa.webhooks.worker import webhook_delivery
 
 EXPIRY_SWEEP_SECONDS = 15.0
 EVENT_PURGE_SECONDS = 3600.0
+IDEMPOTENCY_PURGE_SECONDS = 3600.0
 
 
 class Runner(JobRunner):
@@ -33,6 +35,7 @@ def make_runner(settings: Settings, database: Database) -> JobRunner:
     periodic = [
         Periodic("expiry sweep", EXPIRY_SWEEP_SECONDS, sweep_expired),
         Periodic("event retention", EVENT_PURGE_SECONDS, purge_old_events),
+        Periodic("idempotency key purge", IDEMPOTENCY_PURGE_SECONDS, purge_idempotency_keys),
     ]
     return Runner(settings, database, periodic=periodic)
 

@@ -8,13 +8,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 import click
 
 from kassa.config import DEFAULT_HOST, DEFAULT_PORT, ConfigError, Settings, load_settings
 from kassa.db.engine import Database
 from kassa.logs import configure_logging
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def _settings(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Settings:
@@ -27,6 +31,21 @@ def _settings(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Settings:
 
 
 @contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database that cannot be reached, or has no tables yet, as one clear line instead of a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as exc:
+        lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+        reason = lines[0] if lines else type(exc).__name__
+        raise click.ClickException(
+            f"database error: {reason} (check KASSA_DATABASE_URL; `kassa migrate` creates the tables)"
+        ) from exc
+
+
+@contextmanager
 def _database(settings: Settings) -> Iterator[Database]:
     """A one-connection database for a CLI command: disposed at the end; domain errors become clean CLI errors."""
     from kassa.db.engine import make_database
@@ -34,7 +53,8 @@ def _database(settings: Settings) -> Iterator[Database]:
 
     database = make_database(settings.database_url, pool_size=1)
     try:
-        yield database
+        with _database_errors():
+            yield database
     except KassaError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -49,13 +69,17 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option("--devnet", is_flag=True, help="Also run the built-in dev chain (development only; or KASSA_DEVNET=1).")
+def serve(host: str, port: int, devnet: bool) -> None:
     """Embedded mode: the whole service in one process, migrations applied on start."""
     from kassa.db.migrate import upgrade
     from kassa.server import run_server
 
     settings = _settings(host, port)
-    upgrade(settings.database_url)
+    if devnet:
+        settings = settings.with_overrides(devnet=True)
+    with _database_errors():
+        upgrade(settings.database_url)
     run_server(settings, host, port, embedded=True)
 
 
@@ -128,14 +152,19 @@ def deploy_factory_command(rpc_url: str, private_key_env: str, as_json: bool) ->
         raise click.ClickException(f"the environment variable {private_key_env} is empty or unset")
     try:
         address = deploy_factory(rpc_url, key)
-    except Exception as exc:  # any RPC or signing failure is reported as a clean CLI error
+    except OSError as exc:  # requests' connection errors and timeouts: no node answers there
+        host = urlsplit(rpc_url).netloc or rpc_url
+        raise click.ClickException(
+            f"deployment failed: cannot reach the chain at {host} ({type(exc).__name__})"
+        ) from exc
+    except Exception as exc:  # any other RPC or signing failure is reported as a clean CLI error
         raise click.ClickException(f"deployment failed: {exc}") from exc
     click.echo(json.dumps({"factoryAddress": address}) if as_json else f"factory deployed at {address}")
 
 
 @main.group()
 def devnet() -> None:
-    """The built-in dev chain of a running `kassa serve`."""
+    """The built-in dev chain of a running `kassa serve --devnet`."""
 
 
 @devnet.command("fund")
@@ -154,9 +183,24 @@ def devnet_fund(address: str, amount: int, currency: str, url: str | None) -> No
         )
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach {base}: {exc}") from exc
+    if resp.status_code == 404:
+        raise click.ClickException(f"{base} runs no dev chain (start it with `kassa serve --devnet`)")
     if resp.status_code != 200:
-        raise click.ClickException(f"{resp.status_code}: {resp.text[:300]}")
+        raise click.ClickException(f"{resp.status_code}: {_error_messages(resp)}")
     click.echo(resp.json()["transactionHash"])
+
+
+def _error_messages(resp: httpx.Response) -> str:
+    """The messages of an error in the Copperx shape, else the start of the body."""
+    try:
+        messages = resp.json().get("message")
+    except ValueError:
+        messages = None
+    if isinstance(messages, str):
+        messages = [messages]
+    if isinstance(messages, list) and messages:
+        return "; ".join(str(m) for m in messages)[:300]
+    return resp.text[:300]
 
 
 @main.command()
@@ -164,7 +208,9 @@ def migrate() -> None:
     """Apply pending database migrations (safe to run from several processes at once)."""
     from kassa.db.migrate import upgrade
 
-    upgrade(_settings().database_url)
+    settings = _settings()
+    with _database_errors():
+        upgrade(settings.database_url)
     click.echo("migrations applied", err=True)
 
 
@@ -183,7 +229,8 @@ def org_create(name: str, live: bool, as_json: bool) -> None:
     from kassa.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url)
+    with _database_errors():
+        upgrade(settings.database_url)
     mode: Literal["test", "live"] = "live" if live else "test"
     with _database(settings) as database, database.write_sessions() as db:
         organization, issued = create_organization(db, settings.clock, name, mode)
@@ -227,9 +274,11 @@ def apikey_create(organization_id: uuid.UUID, live: bool, name: str, as_json: bo
 def apikey_list(organization_id: uuid.UUID, as_json: bool) -> None:
     """List an organization's keys (prefixes only: secrets are never stored)."""
     from kassa.auth.keys import list_keys
+    from kassa.auth.organizations import get_organization
 
     settings = _settings()
     with _database(settings) as database, database.read_sessions() as db:
+        get_organization(db, organization_id)  # an unknown organization is an error, not an empty list
         keys = list_keys(db, organization_id)
     rows = [
         {

@@ -34,12 +34,15 @@ class Settings:
     idempotency_ttl_seconds: int = 24 * 3600
     # An in-flight idempotency key older than this is taken to belong to a crashed request.
     idempotency_stale_seconds: int = 60
-    # The built-in dev chain: None = on in embedded mode (`kassa serve`), off otherwise.
-    devnet: bool | None = None
+    # The built-in dev chain (KASSA_DEVNET=1 or `kassa serve --devnet`): off unless asked; for development only.
+    devnet: bool = False
     devnet_block_seconds: float = 1.0
     devnet_confirmations: int = 2
     # Chain watchers in this process: None = on in embedded mode.
     watchers: bool | None = None
+    # Per API key: a bucket of `api_rate_burst` requests refilled at `api_rate_limit` per second (0 turns it off).
+    api_rate_limit: float = 100.0
+    api_rate_burst: int = 200
     # Signs the hosted page's CSRF tokens; every process serving pages needs the same one (KASSA_PAGE_SECRET).
     page_secret: str | None = field(default=None, repr=False)
 
@@ -79,13 +82,15 @@ def load_settings(
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError("KASSA_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
     return Settings(
-        devnet=_flag(env.get("KASSA_DEVNET")),
+        devnet=_flag(env.get("KASSA_DEVNET")) is True,
         devnet_block_seconds=_positive_float(env.get("KASSA_DEVNET_BLOCK_SECONDS", "1"), "KASSA_DEVNET_BLOCK_SECONDS"),
         devnet_confirmations=int(
             _positive_float(env.get("KASSA_DEVNET_CONFIRMATIONS", "2"), "KASSA_DEVNET_CONFIRMATIONS")
         ),
         watchers=_flag(env.get("KASSA_WATCHERS")),
         page_secret=env.get("KASSA_PAGE_SECRET") or None,
+        api_rate_limit=_non_negative_float(env.get("KASSA_API_RATE_LIMIT", "100"), "KASSA_API_RATE_LIMIT"),
+        api_rate_burst=int(_positive_float(env.get("KASSA_API_RATE_BURST", "200"), "KASSA_API_RATE_BURST")),
         data_dir=data_dir,
         database_url=database_url,
         public_url=public_url,
@@ -124,4 +129,14 @@ def _positive_float(raw: str, name: str) -> float:
         raise ConfigError(f"{name} must be a number") from None
     if value <= 0:
         raise ConfigError(f"{name} must be greater than 0")
+    return value
+
+
+def _non_negative_float(raw: str, name: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number") from None
+    if not value >= 0:  # also refuses NaN
+        raise ConfigError(f"{name} must be 0 or more")
     return value

@@ -121,9 +121,13 @@ async def http_error_handler(_request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, message, headers=dict(exc.headers) if exc.headers else None)
 
 
-async def unexpected_error_handler(_request: Request, exc: Exception) -> Response:
+def internal_error(exc: BaseException) -> JSONResponse:
     """A bug of ours: log it with its traceback, answer in the usual shape, leak nothing."""
     from kassa.logs import get_logger
 
     get_logger("kassa.errors").error("unhandled error", exc_info=exc)
     return error_response(500, "Internal server error")
+
+
+async def unexpected_error_handler(_request: Request, exc: Exception) -> Response:
+    return internal_error(exc)

@@ -3,7 +3,7 @@
 The key is claimed in a short transaction of its own, so a concurrent duplicate sees it at once. The response is
 stored in the same transaction as the request's effect, so a crash can never leave an effect without its record.
 A claim whose request died (process killed) goes stale after a minute and may be taken over; a request that
-fails with a 5xx releases its claim so the client can retry.
+fails with a 5xx releases its claim so the client can retry. The job runner purges keys older than the TTL.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from kassa.api.models import IdempotencyRecord
 from kassa.api.runtime import Runtime
 from kassa.auth.keys import Principal
+from kassa.config import Settings
+from kassa.db.engine import Database
 from kassa.errors import BadRequest, Conflict
 
 MAX_KEY_LENGTH = 255
@@ -122,7 +124,10 @@ def release(runtime: Runtime, record_id: uuid.UUID) -> None:
         db.commit()
 
 
-def purge_expired(db: Session, runtime: Runtime) -> int:
-    cutoff = runtime.settings.clock.now() - timedelta(seconds=runtime.settings.idempotency_ttl_seconds)
-    result = db.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+def purge_expired(settings: Settings, database: Database) -> int:
+    """Delete the keys older than the TTL (a periodic task of the job runner); returns how many."""
+    cutoff = settings.clock.now() - timedelta(seconds=settings.idempotency_ttl_seconds)
+    with database.write_sessions() as db:
+        result = db.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+        db.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has rowcount

@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids with structured access logs, and the request body size limit."""
+"""ASGI middleware: request ids with structured access logs, and the guard every request body passes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kassa.api import strict_json
 from kassa.errors import error_body
 from kassa.logs import get_logger
+from kassa.text import text_problem
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = get_logger("kassa.http")
@@ -53,41 +55,58 @@ class RequestIdMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-class BodyLimitMiddleware:
-    """Refuse bodies over the limit with 413, whether announced by Content-Length or streamed."""
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The hosted page's forms post url-encoded bodies; everything else that takes a body takes JSON.
+FORM_PREFIXES = ("/pay/",)
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodyGuardMiddleware:
+    """What every request passes before a route sees it (docs/security.md):
+
+    - a body over `max_bytes` is a 413, whether announced by Content-Length or streamed;
+    - a JSON route's body must say it is JSON (415 otherwise) and pass `strict_json.check_body` (400);
+    - no query parameter may hold a control character (400).
+
+    The body is read here once, up to the limit, and handed on in one piece.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int = strict_json.MAX_DEPTH) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _send_413(send, self.max_bytes)
+        if text_problem(scope["path"]):
+            await _send_error(send, 400, ["path: must not contain control characters"])
             return
-        if length is not None:
+        if problem := strict_json.query_problem(scope.get("query_string", b"")):
+            await _send_error(send, 400, [problem])
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await _send_error(send, 413, f"Request body is larger than {self.max_bytes} bytes")
+            return
+        checked = scope["method"] in BODY_METHODS and not scope["path"].startswith(FORM_PREFIXES)
+        if not checked and length is not None:
             # The server (h11/httptools) stops a body at its Content-Length, so the header is the whole story.
             await self.app(scope, receive, send)
             return
-        # Chunked: read the body up front, up to the limit, and hand it on in one piece.
-        chunks: list[bytes] = []
-        received = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.max_bytes:
-                await _send_413(send, self.max_bytes)
+        body = await self._read(receive, send)
+        if body is None:
+            return  # over the limit: already answered
+        if checked and body:
+            if not _is_json(headers.get(b"content-type", b"")):
+                await _send_error(send, 415, "Content-Type must be application/json (UTF-8)")
                 return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+            try:
+                body = strict_json.check_body(body, self.max_depth)
+            except strict_json.InvalidJson as exc:
+                await _send_error(send, 400, [exc.message])
+                return
         sent = False
 
         async def replay() -> Message:
@@ -99,13 +118,43 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
+    async def _read(self, receive: Receive, send: Send) -> bytes | None:
+        chunks: list[bytes] = []
+        received = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await _send_error(send, 413, f"Request body is larger than {self.max_bytes} bytes")
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
 
-async def _send_413(send: Send, max_bytes: int) -> None:
-    body = json.dumps(error_body(413, f"Request body is larger than {max_bytes} bytes")).encode()
+
+def _is_json(content_type: bytes) -> bool:
+    """application/json or any +json type, in UTF-8 (the default; JSON has no other encoding since RFC 8259)."""
+    media, _, params = content_type.decode("latin-1").partition(";")
+    media = media.strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        return False
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
+
+
+async def _send_error(send: Send, status: int, message: str | list[str]) -> None:
+    body = json.dumps(error_body(status, message)).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )

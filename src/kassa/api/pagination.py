@@ -17,6 +17,13 @@ from kassa.api.types import format_timestamp
 from kassa.errors import BadRequest, validation_messages
 
 MAX_LIMIT = 200
+# Offset pagination reads and skips every row before the page: page × limit stays within this, which keeps the
+# offset far inside BIGINT and a deep page's cost bounded. Deeper data is reached by narrowing `createdAt`.
+MAX_OFFSET_ROWS = 10_000_000
+MAX_IDS = 1_000  # ids per query: far below the bound-parameter limits of SQLite (32,766) and PostgreSQL (65,535)
+# Timestamps in queries: what converts to UTC without leaving datetime's range (years 1 to 9999) on both databases.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
 DATE_OPS = ("gt", "gte", "lt", "lte")
 T = TypeVar("T")
 F = TypeVar("F", bound=BaseModel)
@@ -40,39 +47,65 @@ class PageQuery:
 
 def parse_page_query(params: QueryParams) -> PageQuery:
     errors: list[str] = []
-    page = _positive_int(params.get("page"), "page", 1, None, errors)
     limit = _positive_int(params.get("limit"), "limit", MAX_LIMIT, MAX_LIMIT, errors)
+    deepest = MAX_OFFSET_ROWS // limit
+    why = f" with limit {limit} (page × limit ≤ {MAX_OFFSET_ROWS})"
+    page = _positive_int(params.get("page"), "page", 1, deepest, errors, why)
     created_at = parse_date_filter(params, "createdAt", errors)
+    ids = parse_ids(params, errors)
+    if errors:
+        raise BadRequest(errors)
+    return PageQuery(page=page, limit=limit, created_at=created_at, ids=ids)
+
+
+def parse_ids(params: QueryParams, errors: list[str]) -> list[uuid.UUID]:
+    """`ids` repeated or comma-separated (also `ids[]`), at most MAX_IDS of them."""
     ids: list[uuid.UUID] = []
     for raw in params.getlist("ids") + params.getlist("ids[]"):
         for part in raw.split(","):
             if not part.strip():
                 continue
+            if len(ids) == MAX_IDS:
+                errors.append(f"ids: at most {MAX_IDS} ids")
+                return ids
             try:
                 ids.append(uuid.UUID(part.strip()))
             except ValueError:
                 errors.append(f"ids: '{part.strip()[:60]}' is not a UUID")
-    if errors:
-        raise BadRequest(errors)
-    return PageQuery(page=page, limit=limit, created_at=created_at, ids=ids)
+                return ids  # one message, however many bad ids
+    return ids
 
 
 def parse_date_filter(params: QueryParams, name: str, errors: list[str]) -> dict[str, datetime]:
     out: dict[str, datetime] = {}
     for op in DATE_OPS:
         raw = params.get(f"{name}[{op}]")
-        if raw is None:
-            continue
-        try:
-            moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-        except ValueError:
-            errors.append(f"{name}.{op}: must be an ISO-8601 date or date-time")
-            continue
-        out[op] = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if raw is not None:
+            moment = parse_timestamp(raw, f"{name}.{op}", errors)
+            if moment is not None:
+                out[op] = moment
     return out
 
 
-def _positive_int(raw: str | None, name: str, default: int, maximum: int | None, errors: list[str]) -> int:
+def parse_timestamp(raw: str, name: str, errors: list[str]) -> datetime | None:
+    """An ISO-8601 date or date-time from a query, in UTC (UTC when it has no offset); None and an error if bad.
+
+    A valid offset can push a moment out of datetime's range (`0001-01-01T00:00:00+14:00` is before year 1 in
+    UTC): that is the client's error, not an overflow deeper down.
+    """
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        errors.append(f"{name}: must be an ISO-8601 date or date-time")
+        return None
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        errors.append(f"{name}: must be between {format_timestamp(EARLIEST)} and {format_timestamp(LATEST)} in UTC")
+        return None
+
+
+def _positive_int(raw: str | None, name: str, default: int, maximum: int, errors: list[str], why: str = "") -> int:
     if raw is None or raw == "":
         return default
     try:
@@ -80,8 +113,8 @@ def _positive_int(raw: str | None, name: str, default: int, maximum: int | None,
     except ValueError:
         errors.append(f"{name}: must be an integer")
         return default
-    if value < 1 or (maximum is not None and value > maximum):
-        errors.append(f"{name}: must be between 1 and {maximum}" if maximum else f"{name}: must be at least 1")
+    if value < 1 or value > maximum:
+        errors.append(f"{name}: must be between 1 and {maximum}{why}")
         return default
     return value
 
@@ -114,13 +147,7 @@ def paginate(
     extra_echo: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Apply the common filters, count, order newest first (id breaks ties) and build the envelope."""
-    for op, moment in query.created_at.items():
-        column = model.created_at
-        stmt = stmt.where(
-            {"gt": column > moment, "gte": column >= moment, "lt": column < moment, "lte": column <= moment}[op]
-        )
-    if query.ids:
-        stmt = stmt.where(model.id.in_(query.ids))
+    stmt = where_created_and_ids(stmt, model, query.created_at, query.ids)
     count = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows: Sequence[T] = db.scalars(
         stmt.order_by(model.created_at.desc(), model.id.desc())
@@ -128,6 +155,20 @@ def paginate(
         .limit(query.limit)
     ).all()
     return envelope(query, count, [serialize(row) for row in rows], extra_echo)
+
+
+def where_created_and_ids(
+    stmt: Select[T], model: Any, created_at: dict[str, datetime], ids: Sequence[uuid.UUID]
+) -> Select[T]:
+    """The common filters: `createdAt[gt|gte|lt|lte]` on `model.created_at`, `ids` on `model.id`."""
+    column = model.created_at
+    for op, moment in created_at.items():
+        stmt = stmt.where(
+            {"gt": column > moment, "gte": column >= moment, "lt": column < moment, "lte": column <= moment}[op]
+        )
+    if ids:
+        stmt = stmt.where(model.id.in_(ids))
+    return stmt
 
 
 def paginate_items(query: PageQuery, items: Sequence[dict[str, Any]]) -> dict[str, Any]:

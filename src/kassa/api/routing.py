@@ -28,7 +28,15 @@ from kassa.api.runtime import Runtime
 from kassa.auth.keys import Principal, authenticate
 from kassa.clock import Clock
 from kassa.config import Settings
-from kassa.errors import KassaError, NotFound, render_kassa_error, render_validation_error
+from kassa.errors import (
+    KassaError,
+    NotFound,
+    error_response,
+    internal_error,
+    render_kassa_error,
+    render_validation_error,
+)
+from kassa.ratelimit import retry_after_header
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -83,6 +91,12 @@ def _ending_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 async def _handle(request: Request, inner: Handler) -> Response:
     runtime: Runtime = request.app.state.runtime
     principal = await run_in_threadpool(_authenticate, runtime, request.headers.get("authorization"))
+    if runtime.api_rate_limit is not None and (wait := runtime.api_rate_limit.take(str(principal.api_key_id))):
+        return error_response(
+            429,
+            "Too many requests for this API key: slow down and retry after the Retry-After seconds",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
     request.state.principal = principal
     request.state.idempotency_record = None
     request.state.finished = False
@@ -106,7 +120,11 @@ async def _handle(request: Request, inner: Handler) -> Response:
     try:
         try:
             response = await _call(inner, request)
-        except BaseException:
+        except Exception as exc:
+            # Answered here rather than re-raised: the server would log it again and drop the connection.
+            await run_in_threadpool(_abandon, runtime, request)
+            return internal_error(exc)
+        except BaseException:  # cancelled: the client is gone, nothing to answer
             await run_in_threadpool(_abandon, runtime, request)
             raise
         if not request.state.finished:

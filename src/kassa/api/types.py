@@ -9,18 +9,26 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
-MAX_AMOUNT = 10**15  # 10 million units at 8 decimals: a sane ceiling for one price
+from kassa.money import MAX_UNIT_AMOUNT
+
 _INT_RE = re.compile(r"^-?[0-9]+$")
+MAX_SAFE_INTEGER = 2**53  # JavaScript's Number.MAX_SAFE_INTEGER + 1: every integer up to here round-trips exactly
 
 
 def parse_integer(value: Any) -> int:
-    """Integers arrive as JSON numbers or numeric strings; floats and decimals are refused, never rounded."""
+    """Integers arrive as JSON numbers or numeric strings. An integral float is that integer, as Copperx's server
+    reads it (PHP's json_encode writes 2345000000.0); a fraction is refused, never rounded, and so is a float too
+    large to be exact (beyond 2^53 a float no longer holds every integer)."""
     if isinstance(value, bool):
         raise ValueError("must be an integer")
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        raise ValueError("must be an integer (amounts have 8 implied decimals: 1 unit = 100000000)")
+        if not value.is_integer():
+            raise ValueError("must be an integer (amounts have 8 implied decimals: 1 unit = 100000000)")
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ValueError("must be an integer; one this large must be sent as an integer or a string, not a float")
+        return int(value)
     if isinstance(value, str) and _INT_RE.match(value.strip()) and len(value) <= 40:
         return int(value.strip())
     raise ValueError("must be an integer or a string of digits")
@@ -29,8 +37,8 @@ def parse_integer(value: Any) -> int:
 def _amount_bounds(value: int) -> int:
     if value < 0:
         raise ValueError("must not be negative")
-    if value > MAX_AMOUNT:
-        raise ValueError(f"must be at most {MAX_AMOUNT}")
+    if value > MAX_UNIT_AMOUNT:
+        raise ValueError(f"must be at most {MAX_UNIT_AMOUNT}")
     return value
 
 
@@ -55,8 +63,17 @@ def _check_metadata(value: Any) -> dict[str, Any]:
     for key, item in value.items():
         if not key or len(key) > MAX_METADATA_KEY:
             raise ValueError(f"key '{key[:60]}' must be 1 to {MAX_METADATA_KEY} characters")
-        if item is None or isinstance(item, bool | int):
+        if item is None or isinstance(item, bool):
             continue
+        if isinstance(item, int):
+            if abs(item) > MAX_SAFE_INTEGER:
+                raise ValueError(
+                    f"value of '{key}' must lie within ±{MAX_SAFE_INTEGER} (2^53, what JavaScript reads exactly);"
+                    " send larger numbers as strings"
+                )
+            continue
+        if isinstance(item, float):
+            continue  # finite (the body guard refuses the rest), and given back as sent
         if not isinstance(item, str):
             raise ValueError(f"value of '{key}' must be a string, number or boolean")
         if len(item) > MAX_METADATA_VALUE:
@@ -69,7 +86,8 @@ Metadata = Annotated[dict[str, Any], BeforeValidator(_check_metadata)]
 
 def format_timestamp(moment: datetime) -> str:
     """ISO-8601 in UTC with milliseconds and a Z, as JavaScript clients (and Copperx) write it."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat pads the year to four digits; strftime's %Y does not below year 1000 (glibc).
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]

@@ -202,5 +202,5 @@ class ProductFilters(ApiModel):
     url: Str500 | None = None
     price_types: str | None = None
     interval: Interval | None = None
-    interval_count: int | None = None
+    interval_count: Annotated[int, Field(ge=1, le=max(MAX_INTERVAL_COUNT.values()))] | None = None
     price_currency: Currency | None = None

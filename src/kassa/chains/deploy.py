@@ -6,6 +6,9 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from kassa.chains.contracts import artifact
+from kassa.recursion import restore_recursion_limit
+
+restore_recursion_limit()  # the Ethereum libraries above raise it past what the C stack holds
 
 DEPLOY_GAS = 3_000_000
 

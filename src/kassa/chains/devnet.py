@@ -1,12 +1,18 @@
 """The built-in dev chain: a real EVM (py-evm through eth-tester) in this process, served as JSON-RPC.
 
 Accounts come from the usual dev mnemonic and hold 10,000 ETH and 1,000,000 test USDC and USDT each. The test
-tokens and the Kassa forwarder factory are deployed at start. Blocks are mined on every transaction and on a
-timer, so confirmations advance. The chain lives in memory: a restart starts a new chain with a new genesis
-(its timestamp is the start time), which the watcher notices and rescans.
+tokens, the Kassa forwarder factory and two price feeds (EUR/USD at 1.08, USDC/USD at 1.00) are deployed at
+start. Blocks are mined on every transaction and on a timer, so confirmations advance. The chain lives in
+memory: a restart starts a new chain with a new genesis (its timestamp is the start time), which the watcher
+notices and rescans.
 
 `eth_getLogs` is answered from our own index of logs by block: eth-tester's own filter walks every
 transaction in the range, which made 200-block scans take seconds.
+
+The chain runs only when asked (`kassa serve --devnet`, KASSA_DEVNET=1). Its HTTP JSON-RPC surface (`serve`) is
+locked down: the methods a wallet needs and nothing that unlocks accounts or changes the chain outside a signed
+transaction; gas and time limits on every EVM execution, since py-evm is a Python interpreter (docs/payments.md).
+Kassa's own code and the tests call `rpc`, `fund`, `snapshot`, `revert` and `mine` in process, without the allowlist.
 """
 
 from __future__ import annotations
@@ -14,10 +20,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from eth.abc import ComputationAPI, OpcodeAPI, SignedTransactionAPI
+from eth.exceptions import OutOfGas, VMError
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.forks.prague.state import PragueState
+from eth.vm.opcode import Opcode
 from eth_account import Account
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_utils.address import to_checksum_address
@@ -25,7 +38,11 @@ from web3 import EthereumTesterProvider, Web3
 from web3.types import RPCEndpoint
 
 from kassa.chains.contracts import artifact, call_data
-from kassa.chains.registry import DEV_CHAIN_ID, Asset, Chain
+from kassa.chains.registry import DEV_CHAIN_ID, Asset, Chain, PriceFeed
+from kassa.ratelimit import TokenBuckets
+from kassa.recursion import restore_recursion_limit
+
+restore_recursion_limit()  # the Ethereum libraries above raise it past what the C stack holds
 
 MNEMONIC = "test test test test test test test test test test test junk"
 HD_PATH = "m/44'/60'/0'/0"
@@ -34,7 +51,142 @@ ETH = 10**18
 START_ETH = 10_000 * ETH
 START_TOKENS = 1_000_000  # whole tokens per account and token
 TOKEN_DECIMALS = 6
+# The dev chain's Chainlink-style feeds (TestPriceFeed): 8 decimals, as Chainlink's X/USD feeds have.
+FEED_DECIMALS = 8
+EUR_USD = 108_000_000  # 1.08
+USDC_USD = 100_000_000  # 1.00
 Account.enable_unaudited_hdwallet_features()
+
+# --- limits of the public JSON-RPC surface (docs/payments.md) --------------------------------------------
+
+# Most gas one eth_call, eth_estimateGas or transaction may use: also the chain's block gas limit, so a signed
+# transaction cannot ask for more. The forwarder factory, the largest contract Kassa deploys, takes 0.86M.
+GAS_CAP = 10_000_000
+# Longest one EVM execution (a transaction, Kassa's own included, an eth_call, one run of an estimate) or a whole
+# eth_estimateGas may take. py-evm interprets about 2M cheap opcodes a second, so 10M gas of them would still
+# hold the chain's lock for about 5 s: this limit, not the gas cap, bounds how long one call keeps others waiting.
+EVM_SECONDS = 1.0
+MAX_BATCH = 20  # calls in one JSON-RPC batch
+# The keyless faucet (`POST /devnet/fund`), per client address: 5 at once, then 3 a minute.
+FAUCET_BURST = 5
+FAUCET_PER_MINUTE = 3
+
+# What wallets (EIP-1193 providers such as MetaMask), web3 libraries and block explorers read, plus
+# eth_sendRawTransaction: nothing that signs with the chain's unlocked accounts (eth_sendTransaction, eth_sign),
+# moves the chain outside a transaction (evm_*, testing_*) or keeps state per caller (filters).
+PUBLIC_METHODS = frozenset(
+    {
+        "web3_clientVersion",
+        "web3_sha3",
+        "net_version",
+        "net_listening",
+        "net_peerCount",
+        "eth_chainId",
+        "eth_syncing",
+        "eth_protocolVersion",
+        "eth_blockNumber",
+        "eth_gasPrice",
+        "eth_maxPriorityFeePerGas",
+        "eth_blobBaseFee",
+        "eth_feeHistory",
+        "eth_getBalance",
+        "eth_getTransactionCount",
+        "eth_getCode",
+        "eth_getStorageAt",
+        "eth_call",
+        "eth_estimateGas",
+        "eth_sendRawTransaction",
+        "eth_getBlockByNumber",
+        "eth_getBlockByHash",
+        "eth_getBlockTransactionCountByNumber",
+        "eth_getBlockTransactionCountByHash",
+        "eth_getUncleCountByBlockNumber",
+        "eth_getUncleCountByBlockHash",
+        "eth_getTransactionByHash",
+        "eth_getTransactionByBlockHashAndIndex",
+        "eth_getTransactionByBlockNumberAndIndex",
+        "eth_getTransactionReceipt",
+        "eth_getLogs",
+    }
+)
+_CALLS = frozenset({"eth_call", "eth_estimateGas"})  # the caller names the gas: capped at GAS_CAP
+
+# py-evm computes these precompiles in pure Python, far slower than their gas prices assume, and one call to them
+# cannot be interrupted (measured: BLAKE2F at 8 µs per 1-gas round, so 9M rounds in one call take over a minute;
+# a BN254 pairing costs 7 µs per gas). Payment and wallet contracts do not use them: on the dev chain they fail.
+# BN254 pairing (0x08), BLAKE2F (0x09) and the BLS12-381 operations (0x0b to 0x11).
+_SLOW_PRECOMPILES = frozenset(bytes(19) + bytes([n]) for n in (0x08, 0x09, *range(0x0B, 0x12)))
+
+
+def _refuse_precompile(computation: ComputationAPI) -> ComputationAPI:
+    raise VMError("this precompile is disabled on the Kassa dev chain (py-evm runs it too slowly to bound)")
+
+
+class _Deadline(threading.local):
+    at: float | None = None
+
+
+_deadline = _Deadline()
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """EVM code this thread runs inside the block fails as out of gas once `seconds` have passed (nested: the
+    earlier deadline wins)."""
+    outer = _deadline.at
+    limit = time.monotonic() + seconds
+    _deadline.at = limit if outer is None else min(outer, limit)
+    try:
+        yield
+    finally:
+        _deadline.at = outer
+
+
+class _Checkpoint(OpcodeAPI):
+    """An opcode that first checks this thread's deadline. Put on every jump, call and create, it stops any loop
+    or recursion; between two checks runs at most one contract's straight-line code (24 KB). Checking every
+    opcode instead made cheap ones twice as slow."""
+
+    __slots__ = ("inner", "mnemonic")
+
+    def __init__(self, inner: OpcodeAPI) -> None:
+        self.inner = inner
+        self.mnemonic = inner.mnemonic
+
+    def __call__(self, computation: ComputationAPI) -> None:
+        deadline = _deadline.at
+        if deadline is not None and time.monotonic() > deadline:
+            raise OutOfGas(f"time limit: the Kassa dev chain stops an execution after {EVM_SECONDS:g} s")
+        self.inner(computation)
+
+    @classmethod
+    def as_opcode(cls, logic_fn: Callable[[ComputationAPI], None], mnemonic: str, gas_cost: int) -> OpcodeAPI:
+        return cls(Opcode.as_opcode(logic_fn, mnemonic, gas_cost))
+
+
+_CHECKPOINTS = frozenset({0x56, 0x57, 0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA})  # JUMP(I), CREATE(2), CALL and kin
+
+
+class _DevComputation(PragueComputation):
+    opcodes = {code: _Checkpoint(op) if code in _CHECKPOINTS else op for code, op in PragueComputation.opcodes.items()}
+    _precompiles = {
+        address: _refuse_precompile if address in _SLOW_PRECOMPILES else precompile
+        for address, precompile in PragueComputation.get_precompiles().items()
+    }
+
+
+class _DevState(PragueState):
+    computation_class = _DevComputation
+
+    def apply_transaction(self, transaction: SignedTransactionAPI) -> ComputationAPI:
+        with time_limit(EVM_SECONDS):
+            return super().apply_transaction(transaction)
+
+
+class DevVM(PragueVM):
+    """Prague with the dev chain's limits: a time limit on every execution, the slow precompiles refused."""
+
+    _state_class = _DevState
 
 
 class RpcError(Exception):
@@ -49,6 +201,8 @@ class DevContracts:
     usdc: str
     usdt: str
     factory: str
+    eur_usd_feed: str
+    usdc_usd_feed: str
 
 
 def dev_private_key(index: int) -> str:
@@ -61,7 +215,7 @@ class DevChain:
         # Random extra data: two dev chains started within the same second still differ in genesis hash,
         # which is how the watcher tells a restarted chain from the one it knew.
         genesis = PyEVMBackend.generate_genesis_params(
-            overrides={"timestamp": int(time.time()), "extra_data": os.urandom(32)}
+            overrides={"timestamp": int(time.time()), "extra_data": os.urandom(32), "gas_limit": GAS_CAP}
         )
         backend = PyEVMBackend.from_mnemonic(
             MNEMONIC,
@@ -69,6 +223,7 @@ class DevChain:
             hd_path=HD_PATH,
             genesis_parameters=genesis,
             genesis_state_overrides={"balance": START_ETH},
+            vm_configuration=((0, DevVM),),
         )
         # eth-tester fixes its chain id on a class it builds per backend; ours is 1337.
         type(backend.chain).chain_id = chain_id
@@ -84,6 +239,8 @@ class DevChain:
         self._indexed_to = 0
         self.accounts: list[str] = list(self.tester.get_accounts())
         self.contracts = self._deploy()
+        # The keyless faucet's limit per client address (the endpoint takes the turns).
+        self.faucet_limit = TokenBuckets(FAUCET_PER_MINUTE / 60, FAUCET_BURST)
 
     # --- set-up ---------------------------------------------------------------------------------------
 
@@ -93,10 +250,14 @@ class DevChain:
         usdc = self._create(owner, token.deploy_data(["string", "string", "uint8"], ["Test USD Coin", "USDC", 6]))
         usdt = self._create(owner, token.deploy_data(["string", "string", "uint8"], ["Test Tether USD", "USDT", 6]))
         factory = self._create(owner, artifact("KassaForwarderFactory").bytecode)
+        feed = artifact("TestPriceFeed")
+        types = ["uint8", "string", "int256"]
+        eur_usd = self._create(owner, feed.deploy_data(types, [FEED_DECIMALS, "EUR / USD", EUR_USD]))
+        usdc_usd = self._create(owner, feed.deploy_data(types, [FEED_DECIMALS, "USDC / USD", USDC_USD]))
         for account in self.accounts:
             for address in (usdc, usdt):
                 self.mint(address, account, START_TOKENS * 10**TOKEN_DECIMALS)
-        return DevContracts(usdc=usdc, usdt=usdt, factory=factory)
+        return DevContracts(usdc=usdc, usdt=usdt, factory=factory, eur_usd_feed=eur_usd, usdc_usd_feed=usdc_usd)
 
     def _create(self, sender: str, data: bytes) -> str:
         with self.lock:
@@ -122,6 +283,10 @@ class DevChain:
             factory_address=self.contracts.factory,
             max_block_range=1000,
             poll_seconds=0.5,
+            price_feeds=(
+                PriceFeed("eur", "usd", self.contracts.eur_usd_feed),
+                PriceFeed("usdc", "usd", self.contracts.usdc_usd_feed),
+            ),
         )
 
     # --- actions --------------------------------------------------------------------------------------
@@ -183,7 +348,20 @@ class DevChain:
 
     # --- JSON-RPC -------------------------------------------------------------------------------------
 
+    def serve(self, method: str, params: list[Any]) -> Any:
+        """One call from the public endpoint `/devnet/rpc`: the allowlist, then the gas cap on calls."""
+        if method == "eth_accounts":
+            return []  # no unlocked accounts on offer: a wallet signs itself and sends eth_sendRawTransaction
+        if method not in PUBLIC_METHODS:
+            raise RpcError(-32601, f"Method not found: the Kassa dev chain does not serve {method[:100]}")
+        if method not in _CALLS:
+            return self.rpc(method, params)
+        capped = [_capped_call(params[0] if params else None), *params[1:]]
+        with self.lock, time_limit(EVM_SECONDS):  # the whole estimate, all its runs; the clock starts in the lock
+            return self.rpc(method, capped)
+
     def rpc(self, method: str, params: list[Any]) -> Any:
+        """Any method eth-tester knows, unlocked accounts included: for Kassa's own code and the tests."""
         with self.lock:
             if method == "eth_chainId":
                 return hex(self.chain_id)
@@ -246,6 +424,20 @@ class DevChain:
                 if _topics_match(log["topics"], topics):
                     out.append(log)
         return out
+
+
+def _capped_call(call: Any) -> dict[str, Any]:
+    """The call object of eth_call or eth_estimateGas, its gas at most GAS_CAP (GAS_CAP when it names none)."""
+    if not isinstance(call, dict):
+        raise RpcError(-32602, "Invalid params: the first parameter must be a call object")
+    gas = call.get("gas")
+    try:
+        wanted = GAS_CAP if gas is None else int(gas, 16) if isinstance(gas, str) else int(gas)
+    except (TypeError, ValueError):
+        raise RpcError(-32602, "Invalid params: gas must be a hex quantity") from None
+    if wanted < 0:
+        raise RpcError(-32602, "Invalid params: gas must not be negative")
+    return call | {"gas": hex(min(wanted, GAS_CAP))}
 
 
 def to_wire(value: Any) -> Any:

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kassa.config import ConfigError
+from kassa.prices.currencies import FEED_BASES, QUOTE
 
 DEV_CHAIN_ID = 1337
+# A feed's answer older than this is stale unless its entry says otherwise (docs/payments.md, Prices).
+FEED_MAX_AGE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,20 @@ class Asset:
     decimals: int
     symbol: str
     name: str
+
+
+@dataclass(frozen=True)
+class PriceFeed:
+    """A Chainlink-style aggregator (AggregatorV3Interface) on a chain: the price of one `base` in `quote`."""
+
+    base: str
+    quote: str
+    address: str
+    max_age_seconds: int = FEED_MAX_AGE_SECONDS
+
+    @property
+    def pair(self) -> str:
+        return f"{self.base}/{self.quote}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,7 @@ class Chain:
     # eth_getLogs block range per request: public providers cap it (often 1,000–10,000 blocks).
     max_block_range: int = 1000
     poll_seconds: float = 2.0
+    price_feeds: tuple[PriceFeed, ...] = ()
 
     @property
     def enabled(self) -> bool:
@@ -202,6 +220,8 @@ def _parse_chain(raw: Any, known: Mapping[int, Chain], where: str) -> Chain:
         fields["assets"] = tuple(
             _parse_asset(a, f"{where}.assets[{i}]") for i, a in enumerate(_as_list(raw["assets"], f"{where}.assets"))
         )
+    if "price_feeds" in raw:
+        fields["price_feeds"] = _parse_price_feeds(raw["price_feeds"], f"{where}.price_feeds")
     if base is not None:
         return replace(base, **fields)
     for required in ("name", "testnet"):
@@ -222,3 +242,34 @@ def _parse_asset(raw: Any, where: str) -> Asset:
         raise ConfigError(f"KASSA_CONFIG: {where}.decimals must be between 0 and 36")
     symbol = str(raw.get("symbol", currency.upper()))
     return Asset(currency.lower(), address, decimals, symbol, str(raw.get("name", symbol)))
+
+
+def _parse_price_feeds(value: Any, where: str) -> tuple[PriceFeed, ...]:
+    feeds = tuple(_parse_price_feed(raw, f"{where}[{i}]") for i, raw in enumerate(_as_list(value, where)))
+    pairs = [feed.pair for feed in feeds]
+    if duplicate := next((pair for pair in pairs if pairs.count(pair) > 1), None):
+        raise ConfigError(f"KASSA_CONFIG: {where} names {duplicate} twice")
+    return feeds
+
+
+def _parse_price_feed(raw: Any, where: str) -> PriceFeed:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"KASSA_CONFIG: {where} must be a table")
+    pair, address, max_age = raw.get("pair"), raw.get("address"), raw.get("max_age_seconds", FEED_MAX_AGE_SECONDS)
+    if not isinstance(pair, str) or not isinstance(address, str):
+        raise ConfigError(f"KASSA_CONFIG: {where} needs pair and address")
+    base, _, quote = pair.strip().lower().partition("/")
+    if quote != QUOTE or base not in FEED_BASES:
+        raise ConfigError(
+            f"KASSA_CONFIG: {where}.pair must be BASE/{QUOTE} with BASE one of {', '.join(sorted(FEED_BASES))}"
+        )
+    if not _is_address(address):
+        raise ConfigError(f"KASSA_CONFIG: {where}.address must be a 0x-prefixed 20-byte address")
+    if not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 1:
+        raise ConfigError(f"KASSA_CONFIG: {where}.max_age_seconds must be a positive whole number of seconds")
+    return PriceFeed(base, quote, address, max_age)
+
+
+def _is_address(value: str) -> bool:
+    hex_digits = value[2:]
+    return value.startswith("0x") and len(hex_digits) == 40 and all(c in "0123456789abcdefABCDEF" for c in hex_digits)

@@ -8,6 +8,9 @@ from web3 import HTTPProvider
 from web3.types import RPCEndpoint
 
 from kassa.chains.devnet import DevChain, RpcError
+from kassa.recursion import restore_recursion_limit
+
+restore_recursion_limit()  # the Ethereum libraries above raise it past what the C stack holds
 
 RPC_TIMEOUT_SECONDS = 10
 

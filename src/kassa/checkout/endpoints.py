@@ -1,18 +1,23 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from collections.abc import AsyncGenerator, Generator
+from datetime import datetime
 
+import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from kassa.api.pagination import parse_date_filter, parse_filters, parse_page_query
+from kassa.api.pagination import parse_date_filter, parse_filters, parse_ids, parse_page_query, parse_timestamp
 from kassa.api.routing import ApiRoute, AppSettings, Caller, Db, Now, parse_id
 from kassa.api.runtime import Runtime
 from kassa.api.schemas import respond
+from kassa.auth.keys import Principal
 from kassa.checkout.schemas import SessionCreate, SessionFilters
 from kassa.checkout.serialize import session_dict
 from kassa.checkout.service import expire, queries
 from kassa.checkout.service.create import create_session
+from kassa.db.engine import Database
 from kassa.errors import BadRequest
 
 router = APIRouter(prefix="/api/v1/checkout/sessions", tags=["Checkout sessions"], route_class=ApiRoute)
@@ -33,26 +38,23 @@ def list_sessions(request: Request, db: Db, caller: Caller, settings: AppSetting
 
 
 @router.get("/export", summary="Export checkout sessions as CSV")
-def export(request: Request, db: Db, caller: Caller) -> Response:
+def export(request: Request, caller: Caller) -> Response:
     filters = parse_filters(request.query_params, SessionFilters)
     errors: list[str] = []
-    bounds: dict[str, datetime] = {}
-    for name in ("from", "to"):
-        raw = request.query_params.get(name)
-        if raw:
-            try:
-                bounds[name] = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            except ValueError:
-                errors.append(f"{name}: must be an ISO-8601 date or date-time")
     created = parse_date_filter(request.query_params, "createdAt", errors)
+    # `from` and `to` (ours) narrow the window like createdAt[gte] and createdAt[lt]; both apply if both are given.
+    for name, op, narrower in (("from", "gte", max), ("to", "lt", min)):
+        raw = request.query_params.get(name)
+        if raw and (moment := parse_timestamp(raw, name, errors)) is not None:
+            created[op] = narrower(created[op], moment) if op in created else moment
+    ids = parse_ids(request.query_params, errors)
     if errors:
         raise BadRequest(errors)
-    start = bounds.get("from") or created.get("gte")
-    end = bounds.get("to") or created.get("lt")
-    # Rendered within the request's transaction: the rows are read before the response starts streaming.
-    body = "".join(queries.export_rows(db, caller, filters, _utc(start), _utc(end)))
+    runtime: Runtime = request.app.state.runtime
+    rows = _export_stream(runtime.db, caller, filters, created, ids)
+    header = next(rows)  # opens the transaction and starts the query here: a failure to do so is still a 500
     return StreamingResponse(
-        iter([body]),
+        _in_worker_threads(header, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="checkout-sessions.csv"'},
     )
@@ -75,7 +77,22 @@ def expire_session(session_id: str, db: Db, caller: Caller, clock: Now, settings
     return respond(session_dict(db, settings.public_url, session))
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _export_stream(
+    database: Database, caller: Principal, filters: SessionFilters, created: dict[str, datetime], ids: list[uuid.UUID]
+) -> Generator[bytes]:
+    """The export in its own read transaction: the request's session has ended before the body streams."""
+    with database.read_sessions() as db, db.begin():
+        for chunk in queries.export_rows(db, caller, filters, created, ids):
+            yield chunk.encode()
+
+
+async def _in_worker_threads(first: bytes, chunks: Generator[bytes]) -> AsyncGenerator[bytes]:
+    """`first`, then each chunk produced in a worker thread (they block on the database), and the generator closed
+    there too, however the response ends (a client gone mid-stream included), so its transaction always ends."""
+    try:
+        yield first
+        while (chunk := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
+            yield chunk
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(chunks.close)

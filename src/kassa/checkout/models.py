@@ -67,7 +67,6 @@ class CheckoutSession(OwnedMixin, Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    discount_redemption_failed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     line_items: Mapped[list[CheckoutLineItem]] = relationship(
         back_populates="session", order_by="CheckoutLineItem.position", lazy="selectin", cascade="all"
@@ -95,3 +94,18 @@ class CheckoutLineItem(IdMixin, Base):
     taxes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
 
     session: Mapped[CheckoutSession] = relationship(back_populates="line_items")
+
+
+class CodeAttempt(IdMixin, Base):
+    """One promotion code the buyer tried on the hosted page; `buyer_pricing.CodeAttemptLimiter` counts them.
+
+    In the database so the limit holds across every process serving pages; rows older than the window are
+    deleted as the session's next attempt is counted."""
+
+    __tablename__ = "checkout_code_attempts"
+    __table_args__ = (Index("ix_checkout_code_attempts_session_attempted", "session_id", "attempted_at"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("checkout_sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

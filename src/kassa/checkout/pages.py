@@ -58,10 +58,9 @@ FormHandler = Callable[[Session, Request, CheckoutSession, dict[str, str]], Resp
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and their per-process state to the app."""
     runtime: Runtime = app.state.runtime
-    clock = runtime.settings.clock
     app.state.pages = PageState(
         secret=page_secret(runtime.settings),
-        limiter=buyer_pricing.CodeAttemptLimiter(now=lambda: clock.now().timestamp()),
+        limiter=buyer_pricing.CodeAttemptLimiter(),
         merchants=MerchantNames(),
     )
     app.include_router(router)
@@ -318,7 +317,10 @@ async def cancel(session_id: str, request: Request) -> Response:
 
 
 def _cancel(db: Session, request: Request, session: CheckoutSession, form: dict[str, str]) -> Response:
-    target = buyer.cancel(db, runtime_of(request), session)
+    runtime = runtime_of(request)
+    if session.cancel_url is not None:  # a real cancel (without a cancel URL the page has no cancel link)
+        buyer_pricing.release_code_on_cancel(db, runtime, session)
+    target = buyer.cancel(db, runtime, session)
     return redirect(target or f"/pay/{session.id}", session)
 
 

@@ -14,10 +14,9 @@ from kassa.api.schemas import AddressIn, ApiModel, Str200
 from kassa.api.types import HttpUrl, Metadata
 from kassa.catalog.schemas import PositiveAmount, ProductData, RecurringFields
 from kassa.customers.schemas import Email, Phone, TaxIdsIn
-from kassa.money import Currency
+from kassa.money import MAX_QUANTITY, Currency
 
 MAX_LINE_ITEMS = 100
-MAX_QUANTITY = 1_000_000
 MAX_CUSTOM_FIELDS = 3
 SESSION_ID_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 _KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,200}$")

@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
 from kassa.api.types import format_timestamp
 from kassa.auth.keys import Principal
 from kassa.catalog.models import Price, Product
 from kassa.catalog.serialize import price_out
-from kassa.checkout.models import CheckoutSession
+from kassa.checkout.models import CheckoutLineItem, CheckoutSession
 from kassa.checkout.pricing import line_rate_ids, tax_rates_by_id
 from kassa.customers.models import Customer
 from kassa.customers.service import to_out as customer_out
@@ -43,6 +43,11 @@ def session_url(public_url: str, session_id: uuid.UUID) -> str:
     return f"{public_url}/pay/{session_id}"
 
 
+# A list item carries at most this many line items (as Stripe's embedded lists), with `lineItems.hasMore`; the
+# retrieve carries them all (at most 100). It bounds a list page: 200 sessions × 10 lines, not × 100.
+LIST_LINE_ITEMS = 10
+
+
 def session_dict(db: Session, public_url: str, session: CheckoutSession) -> dict[str, Any]:
     return session_dicts(db, public_url, [session], slim=False)[0]
 
@@ -50,20 +55,36 @@ def session_dict(db: Session, public_url: str, session: CheckoutSession) -> dict
 def session_dicts(db: Session, public_url: str, sessions: list[CheckoutSession], *, slim: bool) -> list[dict[str, Any]]:
     """Render sessions with their line items, loading prices, products and tax rates once for all of them.
 
-    `slim` (lists) leaves out the expanded customer and the buyer's details, as Copperx's slim object does.
+    `slim` (lists) leaves out the expanded customer and the buyer's details, as Copperx's slim object does, and
+    carries the first LIST_LINE_ITEMS line items only: load the sessions with `raiseload(line_items)`, since
+    they are read here, LIST_LINE_ITEMS + 1 per session.
     """
     if not sessions:
         return []
-    per_session = [line_rate_ids(s) for s in sessions]
+    more: set[uuid.UUID] = set()
+    if slim:
+        session_lines = first_line_items(db, [s.id for s in sessions], LIST_LINE_ITEMS + 1)
+        more = {sid for sid, lines in session_lines.items() if len(lines) > LIST_LINE_ITEMS}
+        session_lines = {sid: lines[:LIST_LINE_ITEMS] for sid, lines in session_lines.items()}
+    else:
+        session_lines = {s.id: list(s.line_items) for s in sessions}
+    per_session = [line_rate_ids(s, session_lines.get(s.id, [])) for s in sessions]
     rates: dict[str, TaxRate] = {}
     by_owner: dict[tuple[uuid.UUID, str], set[str]] = {}
     for s, per_line in zip(sessions, per_session, strict=True):
         by_owner.setdefault((s.organization_id, s.mode), set()).update(i for ids in per_line for i in ids)
     for (org, mode), ids in by_owner.items():
         rates.update(tax_rates_by_id(db, Principal.of(org, mode), ids))
-    lines = [li for s in sessions for li in s.line_items]
+    lines = [li for s in sessions for li in session_lines.get(s.id, [])]
     prices = {p.id: p for p in _load(db, Price, {li.price_id for li in lines})}
     products = {p.id: p for p in _load(db, Product, {li.product_id for li in lines})}
+    # One dict per price, shared by every line that shows it: a page renders each price once.
+    price_dicts: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]] = {}
+    for li in lines:
+        if (key := (li.price_id, li.product_id)) not in price_dicts:
+            price_dicts[key] = price_out(prices[li.price_id], products[li.product_id]).model_dump(
+                mode="json", by_alias=True
+            )
     addresses, transfers = load_for_sessions(db, [s.id for s in sessions])
     heads = chain_heads(db, {t.chain_id for ts in transfers.values() for t in ts})
     customers: dict[uuid.UUID, Customer] = {}
@@ -75,9 +96,10 @@ def session_dicts(db: Session, public_url: str, sessions: list[CheckoutSession],
         item["lineItems"] = {
             "object": "list",
             "data": [
-                _line_dict(li, prices[li.price_id], products[li.product_id], ids, rates, session)
-                for li, ids in zip(session.line_items, per_line, strict=True)
+                _line_dict(li, price_dicts[li.price_id, li.product_id], products[li.product_id], ids, rates, session)
+                for li, ids in zip(session_lines.get(session.id, []), per_line, strict=True)
             ],
+            "hasMore": session.id in more,
         }
         deposits = {a.chain_id: a for a in addresses.get(session.id, [])}
         session_transfers = transfers.get(session.id, [])
@@ -165,8 +187,29 @@ def _load(db: Session, model: Any, ids: set[uuid.UUID]) -> list[Any]:
     return list(db.scalars(select(model).where(model.id.in_(ids)))) if ids else []
 
 
+def first_line_items(db: Session, session_ids: list[uuid.UUID], per_session: int) -> dict[uuid.UUID, list[Any]]:
+    """The first `per_session` line items of each session, in order, in one query (a window over positions)."""
+    ranked = select(
+        CheckoutLineItem,
+        func.row_number()
+        .over(partition_by=CheckoutLineItem.session_id, order_by=CheckoutLineItem.position)
+        .label("rank"),
+    ).where(CheckoutLineItem.session_id.in_(session_ids))
+    window = ranked.subquery()
+    line = aliased(CheckoutLineItem, window)
+    out: dict[uuid.UUID, list[Any]] = {sid: [] for sid in session_ids}
+    for li in db.scalars(select(line).where(window.c.rank <= per_session).order_by(line.session_id, line.position)):
+        out[li.session_id].append(li)
+    return out
+
+
 def _line_dict(
-    li: Any, price: Price, product: Product, rate_ids: list[str], rates: dict[str, TaxRate], session: CheckoutSession
+    li: Any,
+    price: dict[str, Any],
+    product: Product,
+    rate_ids: list[str],
+    rates: dict[str, TaxRate],
+    session: CheckoutSession,
 ) -> dict[str, Any]:
     taxes = {t["taxRateId"]: t["amount"] for t in li.taxes}
     return {
@@ -174,7 +217,7 @@ def _line_dict(
         "object": "item",
         "description": product.name,
         "quantity": li.quantity,
-        "price": price_out(price, product).model_dump(mode="json", by_alias=True),
+        "price": price,
         "unitAmount": _amount(li.unit_amount),
         "taxRates": [
             {

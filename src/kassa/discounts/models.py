@@ -2,6 +2,8 @@
 
 A coupon takes either a percentage (`percent_off_e4`, 12.5 % -> 125000) or a fixed amount in one currency off a
 subtotal. Buyers type a promotion code, which points at its coupon; both count their redemptions and may cap them.
+Both also count the redemptions reserved by open checkout sessions holding the code (`times_reserved`): a code
+may be applied only while `times_redeemed + times_reserved < max_redemptions` (see `kassa.discounts.redemption`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Coupon(OwnedMixin, Base):
     currency: Mapped[str | None] = mapped_column(String(10))
     max_redemptions: Mapped[int | None] = mapped_column(Integer)
     times_redeemed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    times_reserved: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     redeem_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
     is_enable: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_archived: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
@@ -68,6 +71,7 @@ class PromotionCode(OwnedMixin, Base):
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     max_redemptions: Mapped[int | None] = mapped_column(Integer)
     times_redeemed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    times_reserved: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
 
     coupon: Mapped[Coupon] = relationship(back_populates="promotion_codes")

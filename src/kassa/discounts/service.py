@@ -123,8 +123,13 @@ def update_coupon(db: Session, clock: Clock, principal: Principal, coupon_id: uu
     now = clock.now()
     sent = data.model_fields_set
     errors = [f"{wire}: cannot be changed after the coupon is created" for name, wire in FIXED_FIELDS if name in sent]
-    if data.max_redemptions is not None and data.max_redemptions < coupon.times_redeemed:
-        errors.append(f"maxRedemptions: must not be below timesRedeemed ({coupon.times_redeemed})")
+    taken = coupon.times_redeemed + coupon.times_reserved
+    if data.max_redemptions is not None and data.max_redemptions < taken:
+        # Reserved redemptions are open sessions holding the code; each may still complete.
+        errors.append(
+            f"maxRedemptions: must not be below timesRedeemed ({coupon.times_redeemed}) plus the redemptions "
+            f"reserved by open checkout sessions ({coupon.times_reserved})"
+        )
     if data.redeem_by is not None and data.redeem_by <= now:
         errors.append("redeemBy: must be in the future")
     if data.is_enable and coupon.is_archived:

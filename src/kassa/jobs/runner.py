@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import traceback
@@ -25,7 +26,9 @@ class Periodic:
     name: str
     every: float
     run: Callable[[Settings, Database], int]
-    last: float = field(default=0.0)
+    # Never run yet, so the first pass runs it (0.0 would not: the monotonic clock starts at boot, and a machine
+    # up for less than `every` seconds would wait that long).
+    last: float = field(default=-math.inf)
 
 
 class JobRunner:

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
@@ -17,7 +17,7 @@ from kassa.api.routing import ApiRoute, Caller, Db, Now, parse_id
 from kassa.api.runtime import Runtime
 from kassa.api.schemas import ApiModel, SuccessOut, respond
 from kassa.api.types import format_timestamp
-from kassa.chains.devnet import RpcError
+from kassa.chains.devnet import MAX_BATCH, DevChain, RpcError
 from kassa.chains.registry import Chain
 from kassa.checkout.models import CheckoutSession
 from kassa.checkout.schemas import EvmAddress
@@ -25,11 +25,12 @@ from kassa.checkout.serialize import session_dict
 from kassa.checkout.service.complete import complete_session
 from kassa.checkout.service.queries import get_session
 from kassa.checkout.state import InvalidTransition, Status, Transition
-from kassa.errors import BadRequest, NotFound
+from kassa.errors import BadRequest, NotFound, error_response, validation_messages
 from kassa.payments import recover
 from kassa.payments.models import ChainTransfer, DepositAddress, WithdrawalAddress
 from kassa.payments.serialize import chain_dict, registry_asset, transfer_dict
 from kassa.payments.services import rpc_for
+from kassa.ratelimit import retry_after_header
 
 api = APIRouter(route_class=ApiRoute)
 devnet = APIRouter(tags=["Dev chain"])
@@ -232,11 +233,14 @@ def payment_setting(request: Request, db: Db, caller: Caller, clock: Now) -> Res
 # --- transactions, recovery, partial acceptance ---------------------------------------------------------
 
 
+MAX_CHAIN_ID = 2**63 - 1  # the BIGINT chain_id column; larger filters are a 400, not an overflow
+
+
 class TransactionFilters(ApiModel):
     payment_intent_id: uuid.UUID | None = None
     checkout_session_id: uuid.UUID | None = None
     type: str | None = None
-    chain_id: int | None = None
+    chain_id: Annotated[int, Field(ge=1, le=MAX_CHAIN_ID)] | None = None
 
 
 @api.get("/api/v1/transactions", tags=["Transactions"], summary="Incoming transfers to deposit addresses")
@@ -344,11 +348,15 @@ class FundIn(ApiModel):
     currency: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern="^(eth|usdc|usdt)$")]
 
 
+def _devnet(request: Request) -> DevChain:
+    devnet_chain = _runtime(request).devnet
+    if devnet_chain is None:
+        raise NotFound("The dev chain is not running on this server (start it with `kassa serve --devnet`)")
+    return devnet_chain
+
+
 def _fund(request: Request, body: FundIn) -> dict[str, object]:
-    runtime = _runtime(request)
-    if runtime.devnet is None:
-        raise NotFound("The dev chain is not running on this server")
-    tx = runtime.devnet.fund(body.address, body.amount, body.currency)
+    tx = _devnet(request).fund(body.address, body.amount, body.currency)
     return {"transactionHash": tx, "address": body.address, "currency": body.currency, "amount": str(body.amount)}
 
 
@@ -359,32 +367,54 @@ def fund_api(body: FundIn, request: Request, caller: Caller) -> Response:
     return respond(_fund(request, body))
 
 
-@devnet.post("/devnet/fund", summary="Faucet for the dev chain (no key: the tokens are worthless)")
+@devnet.post("/devnet/fund", summary="Faucet for the dev chain (no key: the tokens are worthless; rate-limited)")
 async def fund_open(request: Request) -> Response:
+    devnet_chain = _devnet(request)
     try:
-        body = FundIn.model_validate(await request.json())
-    except Exception as exc:
-        raise BadRequest(str(exc)[:300]) from exc
+        payload = await request.json()
+    except ValueError:
+        raise BadRequest("body: is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("body: must be a JSON object")
+    try:
+        body = FundIn.model_validate(payload)
+    except ValidationError as exc:  # field errors in the shape every other endpoint gives them
+        raise BadRequest(validation_messages(exc.errors())) from exc
+    # A turn is taken by valid requests only: a typo costs the caller nothing, and only funding touches the chain.
+    if wait := devnet_chain.faucet_limit.take(request.client.host if request.client else ""):
+        return error_response(
+            429,
+            "Too many faucet requests from this address: retry after the Retry-After seconds",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
     return JSONResponse(await run_in_threadpool(_fund, request, body))
 
 
-@devnet.post("/devnet/rpc", summary="Standard Ethereum JSON-RPC for the dev chain")
+@devnet.post("/devnet/rpc", summary="Ethereum JSON-RPC for the dev chain: what wallets need (docs/payments.md)")
 async def rpc(request: Request) -> Response:
-    runtime = _runtime(request)
-    if runtime.devnet is None:
-        raise NotFound("The dev chain is not running on this server")
+    devnet_chain = _devnet(request)
     try:
-        payload = json.loads(await request.body())
+        payload = json.loads(await request.body())  # the body guard middleware has checked its size and depth
     except ValueError:
-        return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}})
-    calls = payload if isinstance(payload, list) else [payload]
-    answers = [await run_in_threadpool(_answer, runtime, call) for call in calls]
-    headers = {"Access-Control-Allow-Origin": "*"}
-    return JSONResponse(answers if isinstance(payload, list) else answers[0], headers=headers)
+        return _rpc_reply(_rpc_error(None, -32700, "Parse error"))
+    if not isinstance(payload, list):
+        return _rpc_reply(await run_in_threadpool(_answer, devnet_chain, payload))
+    if not 1 <= len(payload) <= MAX_BATCH:
+        return _rpc_reply(_rpc_error(None, -32600, f"Invalid request: a batch holds 1 to {MAX_BATCH} calls"))
+    return _rpc_reply([await run_in_threadpool(_answer, devnet_chain, call) for call in payload])
+
+
+def _rpc_reply(content: Any) -> Response:
+    return JSONResponse(content, headers={"Access-Control-Allow-Origin": "*"})
+
+
+def _rpc_error(call_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": call_id, "error": {"code": code, "message": message}}
 
 
 @devnet.options("/devnet/rpc", include_in_schema=False)
-async def rpc_preflight() -> Response:
+async def rpc_preflight(request: Request) -> Response:
+    _devnet(request)
     return Response(
         status_code=204,
         headers={
@@ -395,15 +425,18 @@ async def rpc_preflight() -> Response:
     )
 
 
-def _answer(runtime: Runtime, call: Any) -> dict[str, Any]:
+def _answer(devnet_chain: DevChain, call: Any) -> dict[str, Any]:
     call_id = call.get("id") if isinstance(call, dict) else None
     if not isinstance(call, dict) or not isinstance(call.get("method"), str):
-        return {"jsonrpc": "2.0", "id": call_id, "error": {"code": -32600, "message": "Invalid request"}}
-    assert runtime.devnet is not None
+        return _rpc_error(call_id, -32600, "Invalid request")
+    params = call.get("params")
+    params = [] if params is None else params
+    if not isinstance(params, list):
+        return _rpc_error(call_id, -32602, "Invalid params: params must be an array")
     try:
-        result = runtime.devnet.rpc(call["method"], list(call.get("params") or []))
+        result = devnet_chain.serve(call["method"], params)
     except RpcError as exc:
-        return {"jsonrpc": "2.0", "id": call_id, "error": {"code": exc.code, "message": exc.message}}
-    except Exception as exc:  # an unknown method or bad parameters: a JSON-RPC error, not a 500
-        return {"jsonrpc": "2.0", "id": call_id, "error": {"code": -32602, "message": f"{type(exc).__name__}: {exc}"}}
+        return _rpc_error(call_id, exc.code, exc.message)
+    except Exception as exc:  # bad parameters: a JSON-RPC error, not a 500
+        return _rpc_error(call_id, -32602, f"{type(exc).__name__}: {exc}"[:500])
     return {"jsonrpc": "2.0", "id": call_id, "result": result}

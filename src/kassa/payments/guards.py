@@ -3,7 +3,8 @@
 A transfer included in a block at or before expiresAt counts even if it confirms later, so expiry waits until
 (1) every chain the session can be paid on has been scanned past expiresAt, and (2) no transfer included by
 then is still waiting for confirmations. A chain whose watcher is stuck cannot hold a session open forever:
-after MAX_WAIT the session expires anyway, and anything found later is recorded and reported as late.
+after MAX_WAIT the session expires anyway, and anything found or confirmed later is reported as late
+(payments/crediting.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,18 @@ MAX_WAIT = timedelta(hours=1)
 def expiry_blocked(db: Session, clock: Clock, session: CheckoutSession) -> bool:
     if clock.now() > session.expires_at + MAX_WAIT:
         return False
+    # The cursors are read before the transfers, and the order matters: on PostgreSQL each statement sees what
+    # was committed when it started, and a watcher commits a transfer with the cursor past it. Read the other
+    # way round, a watcher committing in between would show the cursor past expiresAt but not the transfer
+    # included by then, and an in-time payment would lose to expiry.
+    chain_ids = list(db.scalars(select(DepositAddress.chain_id).where(DepositAddress.session_id == session.id)))
+    if chain_ids:
+        rows = db.execute(
+            select(ChainCursor.chain_id, ChainCursor.last_block_timestamp).where(ChainCursor.chain_id.in_(chain_ids))
+        )
+        scanned = {chain_id: stamp for chain_id, stamp in rows}  # noqa: C416  # dict(Result) would read it as a mapping
+        if any((stamp := scanned.get(c)) is None or stamp < session.expires_at for c in chain_ids):
+            return True
     pending = db.scalar(
         select(ChainTransfer.id)
         .where(
@@ -33,13 +46,4 @@ def expiry_blocked(db: Session, clock: Clock, session: CheckoutSession) -> bool:
         )
         .limit(1)
     )
-    if pending is not None:
-        return True
-    chain_ids = list(db.scalars(select(DepositAddress.chain_id).where(DepositAddress.session_id == session.id)))
-    if not chain_ids:
-        return False
-    rows = db.execute(
-        select(ChainCursor.chain_id, ChainCursor.last_block_timestamp).where(ChainCursor.chain_id.in_(chain_ids))
-    )
-    scanned = {chain_id: stamp for chain_id, stamp in rows}  # noqa: C416  # dict(Result) would read it as a mapping
-    return any((stamp := scanned.get(c)) is None or stamp < session.expires_at for c in chain_ids)
+    return pending is not None

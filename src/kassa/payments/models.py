@@ -65,7 +65,8 @@ class ChainTransfer(IdMixin, TimestampMixin, Base):
     session_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
     organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
     mode: Mapped[str] = mapped_column(String(4), nullable=False)
-    # pending (seen, not yet confirmed) → confirmed | orphaned (its block left the chain)
+    # pending (seen, not yet confirmed) → confirmed | orphaned (its block left the chain);
+    # confirmed → reorged (its block left the chain after confirmation: reported, no longer counted, see reorgs.py)
     state: Mapped[str] = mapped_column(String(10), nullable=False)
     # payment (counts towards its session) | late | wrong_currency | after_completion (recorded, reported only)
     kind: Mapped[str] = mapped_column(String(20), nullable=False)

@@ -50,7 +50,7 @@ class TransferView:
     amount: int  # 8-decimal
     confirmations: int
     required_confirmations: int
-    state: Literal["pending", "confirmed", "orphaned", "late", "unmatched"]
+    state: Literal["pending", "confirmed", "orphaned", "reorged", "late", "unmatched"]
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,14 @@ class BlockInfo:
 
 def to_api_amount(raw: int, decimals: int) -> int:
     """Raw token units to 8-decimal API units; with more than 8 decimals, rounded down (the merchant's favour)."""
-    if decimals <= API_DECIMALS:
+    if decimals <= API_DECIMALS:  # `<` would be an equivalent mutant: at 8 decimals both branches give raw
         return raw * _pow10(API_DECIMALS - decimals)
     return raw // _pow10(decimals - API_DECIMALS)
 
 
 def to_raw_amount(amount: int, decimals: int) -> int:
     """8-decimal API units to raw token units, rounded up: the buyer is asked for the next raw unit, never less."""
-    if decimals >= API_DECIMALS:
+    if decimals >= API_DECIMALS:  # `>` would be an equivalent mutant: at 8 decimals both branches give amount
         return amount * _pow10(decimals - API_DECIMALS)
     unit = _pow10(API_DECIMALS - decimals)
     return -(-amount // unit)
@@ -136,8 +136,9 @@ def _record_one(
     )
     now = clock.now()
     if existing is not None:
-        if existing.state == "orphaned" or existing.block_hash != block.hash:
-            # Re-included in another block after a reorg: the same transfer, back to waiting for confirmations.
+        if existing.state in ("orphaned", "reorged") or existing.block_hash != block.hash:
+            # Re-included in another block after a reorg (or its block is canonical again): the same transfer,
+            # back to waiting for confirmations; it is one row, so it is credited once.
             existing.block_number, existing.block_hash, existing.block_timestamp = (
                 block.number,
                 block.hash,
@@ -187,6 +188,17 @@ def classify(session: CheckoutSession, currency: str, included_at: datetime) -> 
     if session.status == "expired" or included_at > session.expires_at:
         return "late"
     return "payment"
+
+
+def report_unmatched(db: Session, clock: Clock, transfer: ChainTransfer) -> None:
+    """Report a recorded transfer that will not be credited after all (see crediting.py)."""
+    deposit = db.scalar(
+        select(DepositAddress).where(
+            DepositAddress.chain_id == transfer.chain_id, DepositAddress.address == transfer.to_address
+        )
+    )
+    assert deposit is not None  # a transfer is recorded only when it pays a deposit address
+    _report(db, clock, transfer, deposit)
 
 
 def _report(db: Session, clock: Clock, transfer: ChainTransfer, deposit: DepositAddress) -> None:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,11 +36,13 @@ from kassa.logs import get_logger
 from kassa.payments.crediting import credit_session
 from kassa.payments.models import ChainCursor, ChainTransfer
 from kassa.payments.recording import BlockInfo, block_info_from, record_logs
+from kassa.payments.reorgs import mark_reorged
 
 log = get_logger("kassa.watcher")
 LEASE = timedelta(seconds=30)
 CHUNKS_PER_STEP = 20
 MAX_BACKOFF_SECONDS = 30.0
+CREDIT_RETRY_SECONDS = 1.0  # the first retry of a session whose crediting failed; doubles up to the maximum
 
 
 @dataclass
@@ -48,7 +52,9 @@ class StepStats:
     recorded: int = 0
     confirmed: int = 0
     orphaned: int = 0
+    reorged: int = 0
     rpc_calls: int = 0
+    credit_failures: int = 0
 
 
 @dataclass
@@ -62,6 +68,9 @@ class ChainWatcher:
     chunks_per_step: int = CHUNKS_PER_STEP
     _blocks: dict[int, BlockInfo] = field(default_factory=dict)
     _stats: StepStats = field(default_factory=StepStats)
+    _failures: dict[uuid.UUID, _Failure] = field(default_factory=dict)
+    # After a reorg: confirmed transfers above this block are re-checked (kept until a re-check succeeds).
+    _recheck_after: int | None = None
 
     # --- the loop -------------------------------------------------------------------------------------
 
@@ -92,11 +101,16 @@ class ChainWatcher:
         genesis = self._block(0).hash
         cursor = self._sync_genesis(genesis, head)
         last = self._check_cursor(cursor)
+        if last < cursor.last_block:  # rewound: a reorg under the cursor
+            self._note_reorg(last)
         for _ in range(self.chunks_per_step):
             if last >= head:
                 break
             last = self._scan(last + 1, min(head, last + self.chain.max_block_range))
+        self._recheck_confirmed(head)
         self._confirm(head)
+        if self._stats.orphaned:  # _confirm saw a reorg the cursor check missed (it came mid-step): re-check
+            self._note_reorg(head - self._reorg_window())
         if self.on_step is not None:
             self.on_step(self._stats)
         return self._stats
@@ -239,47 +253,136 @@ class ChainWatcher:
         with self.database.read_sessions() as db:
             due = list(
                 db.execute(
-                    select(ChainTransfer.id, ChainTransfer.block_number, ChainTransfer.block_hash).where(
+                    select(
+                        ChainTransfer.id, ChainTransfer.session_id, ChainTransfer.block_number, ChainTransfer.block_hash
+                    ).where(
                         ChainTransfer.chain_id == self.chain.id,
                         ChainTransfer.state == "pending",
                         ChainTransfer.block_number <= head - depth + 1,
                     )
                 )
             )
+        now = time.monotonic()
+        due = [row for row in due if self._failures.get(row.session_id, _NO_FAILURE).retry_at <= now]
         if not due:
             return
         verdicts = {row.id: self._block(row.block_number).hash == row.block_hash for row in due}
         with self.database.write_sessions() as db:
-            sessions = self._apply_verdicts(db, verdicts, {row.id: row.block_number for row in due})
-            for session_id in sessions:
-                credit_session(db, self.settings.clock, self.settings.public_url, session_id)
+            self._orphan(db, [row for row in due if not verdicts[row.id]])
+            by_session: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+            for row in due:
+                if verdicts[row.id]:
+                    by_session[row.session_id].append(row.id)
+            for session_id, transfer_ids in by_session.items():
+                self._credit(db, session_id, transfer_ids)
             db.commit()
 
-    def _apply_verdicts(
-        self, db: Session, verdicts: dict[uuid.UUID, bool], numbers: dict[uuid.UUID, int]
-    ) -> set[uuid.UUID]:
+    def _credit(self, db: Session, session_id: uuid.UUID, transfer_ids: list[uuid.UUID]) -> None:
+        """Confirm one session's transfers and credit it, in a savepoint of its own.
+
+        A session whose crediting fails (a bug, or data the database refuses) must not hold back the others or
+        the cursor: its savepoint is rolled back, so its transfers stay pending, which is what brings it back
+        after a restart too; in this process it is retried with a growing backoff, and every failure is logged.
+        """
+        try:
+            with db.begin_nested():
+                now = self.settings.clock.now()
+                confirmed = 0
+                for transfer_id in transfer_ids:
+                    transfer = db.get(ChainTransfer, transfer_id)
+                    if transfer is None or transfer.state != "pending":
+                        continue
+                    transfer.state, transfer.confirmed_at, transfer.updated_at = "confirmed", now, now
+                    confirmed += 1
+                credit_session(db, self.settings.clock, self.settings.public_url, session_id)
+        except Exception as exc:  # isolate whatever went wrong to this session (the savepoint is rolled back)
+            failure = self._failures.get(session_id, _NO_FAILURE).next(time.monotonic())
+            self._failures[session_id] = failure
+            self._stats.credit_failures += 1
+            log.error(
+                "crediting a session failed; its transfers stay pending and it is retried",
+                chain_id=self.chain.id,
+                session_id=str(session_id),
+                attempt=failure.attempts,
+                retry_in_seconds=round(failure.retry_at - time.monotonic(), 1),
+                error=repr(exc),
+                exc_info=exc,
+            )
+            return
+        self._failures.pop(session_id, None)
+        self._stats.confirmed += confirmed
+
+    def _note_reorg(self, after: int) -> None:
+        self._recheck_after = after if self._recheck_after is None else min(after, self._recheck_after)
+
+    def _reorg_window(self) -> int:
+        """How deep a reorg is looked for: as far as the cursor check rewinds."""
+        return max(64, 4 * self.chain.confirmations)
+
+    def _recheck_confirmed(self, head: int) -> None:
+        """After a reorg, confirmed transfers whose block left the chain are marked `reorged` and reported.
+
+        Runs after the rescan, so a transfer re-included in another block has been moved there already (back to
+        pending) and is left alone. A confirmed transfer is re-checked only after a reorg was seen, so a quiet
+        chain costs no extra RPC calls.
+        """
+        after = self._recheck_after
+        if after is None:
+            return
+        with self.database.read_sessions() as db:
+            rows = list(
+                db.execute(
+                    select(ChainTransfer.id, ChainTransfer.block_number, ChainTransfer.block_hash).where(
+                        ChainTransfer.chain_id == self.chain.id,
+                        ChainTransfer.state == "confirmed",
+                        ChainTransfer.block_number > after,
+                    )
+                )
+            )
+        gone = {
+            row.id: row.block_hash
+            for row in rows
+            if row.block_number > head or self._block(row.block_number).hash != row.block_hash
+        }
+        if gone:
+            with self.database.write_sessions() as db:
+                for transfer in db.scalars(select(ChainTransfer).where(ChainTransfer.id.in_(list(gone)))):
+                    if transfer.state == "confirmed" and transfer.block_hash == gone[transfer.id]:
+                        mark_reorged(db, self.settings.clock, transfer)
+                        self._stats.reorged += 1
+                db.commit()
+        self._recheck_after = None
+
+    def _orphan(self, db: Session, rows: list[Any]) -> None:
+        """Transfers whose block left the chain: orphaned, and the cursor rewound to rescan from there."""
+        if not rows:
+            return
         now = self.settings.clock.now()
-        sessions: set[uuid.UUID] = set()
-        lowest_orphan: int | None = None
-        for transfer_id, canonical in verdicts.items():
-            transfer = db.get(ChainTransfer, transfer_id)
+        for row in rows:
+            transfer = db.get(ChainTransfer, row.id)
             if transfer is None or transfer.state != "pending":
                 continue
-            if canonical:
-                transfer.state, transfer.confirmed_at = "confirmed", now
-                self._stats.confirmed += 1
-                sessions.add(transfer.session_id)
-            else:
-                transfer.state = "orphaned"
-                self._stats.orphaned += 1
-                number = numbers[transfer_id]
-                lowest_orphan = number if lowest_orphan is None else min(lowest_orphan, number)
-            transfer.updated_at = now
-        if lowest_orphan is not None:
-            # Rescan from just before the orphaned block: the transfer may have been re-included elsewhere.
-            db.execute(
-                update(ChainCursor)
-                .where(ChainCursor.chain_id == self.chain.id, ChainCursor.last_block >= lowest_orphan)
-                .values(last_block=lowest_orphan - 1, last_block_hash=None, updated_at=now)
-            )
-        return sessions
+            transfer.state, transfer.updated_at = "orphaned", now
+            self._stats.orphaned += 1
+        lowest = min(row.block_number for row in rows)
+        # Rescan from just before the orphaned block: the transfer may have been re-included elsewhere.
+        db.execute(
+            update(ChainCursor)
+            .where(ChainCursor.chain_id == self.chain.id, ChainCursor.last_block >= lowest)
+            .values(last_block=lowest - 1, last_block_hash=None, updated_at=now)
+        )
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """How often crediting a session failed in a row, and when to try again (monotonic seconds)."""
+
+    attempts: int = 0
+    retry_at: float = 0.0
+
+    def next(self, now: float) -> _Failure:
+        attempts = self.attempts + 1
+        return _Failure(attempts, now + min(CREDIT_RETRY_SECONDS * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS))
+
+
+_NO_FAILURE = _Failure()

@@ -5,6 +5,9 @@ one connection and falls to about 260 per second at 64 concurrent connections (i
 the pool), far from the 1,000 deliveries per second a worker must sustain; this client does 6,000 to 10,000.
 It does only what delivery needs: POST, keep-alive per origin, no redirects (a 3xx is just a status), a cap on
 the response bytes read, and a clean close on any error or cancellation (the caller enforces the total timeout).
+
+Each new connection resolves its host once, checks the addresses when the target must be public (live mode, see
+`guard`), and connects to those addresses, never to the name again; Host and SNI still carry the name.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from urllib.parse import unquote, urlsplit
 import h11
 
 from kassa import __version__
+from kassa.webhooks import guard
 
 USER_AGENT = f"Kassa-Webhooks/{__version__}"
 READ_CHUNK = 65536
-Origin = tuple[str, str, int]
+# scheme, host, port, and whether the addresses must be public: a live delivery never reuses a connection opened
+# for a test-mode one, which was not checked.
+Origin = tuple[str, str, int, bool]
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ class _Target:
     authorization: str | None
 
 
-def _parse(url: str) -> _Target:
+def _parse(url: str, public_only: bool) -> _Target:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an absolute http(s) URL: {url[:100]}")
@@ -73,7 +79,8 @@ def _parse(url: str) -> _Target:
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         authorization = "Basic " + base64.b64encode(pair.encode()).decode()
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return _Target((parts.scheme, host, port), path, shown if default else f"{shown}:{port}", authorization)
+    origin = (parts.scheme, host, port, public_only)
+    return _Target(origin, path, shown if default else f"{shown}:{port}", authorization)
 
 
 class HttpClient:
@@ -95,9 +102,13 @@ class HttpClient:
         # Certificates are verified against the system's trust store, unless a context is given.
         self._ssl = ssl_context or ssl.create_default_context()
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> PostResult:
-        """POST `body`; the caller bounds the total time (cancellation closes the connection)."""
-        target = _parse(url)
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str], *, public_only: bool = False) -> PostResult:
+        """POST `body`; the caller bounds the total time (cancellation closes the connection).
+
+        With `public_only` (live mode), a host with any address that is not public raises `guard.PrivateAddress`
+        before anything is sent.
+        """
+        target = _parse(url, public_only)
         request_headers = [
             ("host", target.host_header),
             ("user-agent", USER_AGENT),
@@ -141,12 +152,26 @@ class HttpClient:
         pool.append(connection)
 
     async def _connect(self, origin: Origin) -> _Connection:
-        scheme, host, port = origin
-        if scheme == "https":
-            reader, writer = await asyncio.open_connection(host, port, ssl=self._ssl, server_hostname=host)
-        else:
-            reader, writer = await asyncio.open_connection(host, port)
-        return _Connection(reader, writer)
+        scheme, host, port, public_only = origin
+        # Resolve once and connect to what was resolved (and checked): asyncio is given an address literal, so it
+        # does not look the name up again, and a name that changes its answer meanwhile (DNS rebinding) is moot.
+        addresses = [host] if guard.literal(host) else await _resolve(host, port)
+        if public_only:
+            guard.check_addresses(host, addresses)
+        failure: OSError | None = None
+        for address in addresses:
+            try:
+                if scheme == "https":
+                    streams = await asyncio.open_connection(address, port, ssl=self._ssl, server_hostname=host)
+                else:
+                    streams = await asyncio.open_connection(address, port)
+                return _Connection(*streams)
+            except ssl.SSLError:
+                raise  # a certificate problem is not fixed by another address of the same name
+            except OSError as exc:
+                failure = exc  # refused or unreachable: try the next address
+        assert failure is not None  # resolve() never answers an empty list
+        raise failure
 
     async def _exchange(
         self,
@@ -219,3 +244,8 @@ class HttpClient:
                     return PostResult(status, bytes(head), truncated=True)
             elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                 return PostResult(status, bytes(head), truncated=False)
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    # `guard.resolve` is looked up at each call (tests stand in a resolver there); it blocks, so off the loop.
+    return await asyncio.get_running_loop().run_in_executor(None, guard.resolve, host, port)

@@ -20,6 +20,7 @@ from kassa.errors import BadRequest, NotFound
 from kassa.events.models import Event
 from kassa.events.service import emit
 from kassa.webhooks.fanout import TEST_EVENT, create_deliveries
+from kassa.webhooks.guard import RefusedTarget, ensure_public_url
 from kassa.webhooks.models import WebhookDelivery, WebhookEndpoint
 from kassa.webhooks.schemas import (
     WebhookEndpointCreate,
@@ -51,7 +52,22 @@ def get_endpoint(db: Session, principal: Principal, endpoint_id: uuid.UUID) -> W
     return endpoint
 
 
+def check_target(principal: Principal, url: str) -> None:
+    """A live-mode URL must be public now (it is checked again on every connection); test mode may be local.
+
+    A name that does not resolve is refused too: nothing could be delivered to it, and the merchant can set the
+    URL once its DNS is in place. The lookup uses the system resolver (its timeouts apply).
+    """
+    if principal.mode != "live":
+        return
+    try:
+        ensure_public_url(url)
+    except RefusedTarget as exc:
+        raise BadRequest(f"url: {exc}") from None
+
+
 def create_endpoint(db: Session, clock: Clock, principal: Principal, data: WebhookEndpointCreate) -> WebhookEndpoint:
+    check_target(principal, data.url)
     count = db.scalar(scoped(principal).with_only_columns(func.count()).order_by(None)) or 0
     if count >= MAX_ENDPOINTS:
         raise BadRequest(f"url: an organization may have at most {MAX_ENDPOINTS} webhook endpoints per mode")
@@ -73,6 +89,8 @@ def create_endpoint(db: Session, clock: Clock, principal: Principal, data: Webho
 def update_endpoint(
     db: Session, clock: Clock, principal: Principal, endpoint_id: uuid.UUID, data: WebhookEndpointUpdate
 ) -> WebhookEndpoint:
+    if data.url is not None:
+        check_target(principal, data.url)
     endpoint = get_endpoint(db, principal, endpoint_id)
     now = clock.now()
     if data.description is not None:

@@ -3,7 +3,8 @@
 Two schemes sign every request, so a receiver may check either:
 
 - Copperx's: `x-webhook-signature` is the lowercase hex HMAC-SHA256 of the raw body, keyed with the secret
-  string (its UTF-8 bytes). No timestamp, so no replay protection.
+  string (its UTF-8 bytes). No timestamp, so no replay protection: `verify()` accepts it alone only when asked
+  (`allow_legacy_signature=True`).
 - Standard Webhooks (https://www.standardwebhooks.com): `webhook-id`, `webhook-timestamp` (Unix seconds) and
   `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed with the base64-decoded part of
   the secret after `whsec_`. While a rotated secret is still valid the header lists one signature per secret,
@@ -71,24 +72,36 @@ def verify(
     tolerance: int = DEFAULT_TOLERANCE,
     *,
     now: float | None = None,
+    allow_legacy_signature: bool = False,
 ) -> dict[str, Any]:
     """Check a webhook request and return its parsed event; raise `WebhookVerificationError` otherwise.
 
-    `payload` is the raw request body, exactly as received (parse it only after this returns). When the
-    Standard Webhooks headers are present they decide: the timestamp must be within `tolerance` seconds of
-    `now` (default: the current time) and one of the `v1` signatures must match. Without them, the Copperx
-    `x-webhook-signature` must match. Comparisons are constant-time.
+    `payload` is the raw request body, exactly as received (parse it only after this returns). The Standard
+    Webhooks headers are required: `webhook-id`, `webhook-timestamp` within `tolerance` seconds of `now`
+    (default: the current time), and a `webhook-signature` with a matching `v1` signature. Within the window a
+    copy can still arrive twice: deduplicate on `webhook-id`. Comparisons are constant-time.
+
+    `allow_legacy_signature=True` also accepts a request that carries only Copperx's `x-webhook-signature`
+    (when the Standard headers are present, they still decide). Use it only for a sender that cannot send the
+    Standard headers: that signature covers the body alone, with no timestamp, so anyone who ever saw one
+    delivery (a log, a proxy, a leaked request) can strip the other headers and replay it, forever, and it
+    verifies.
     """
     body = payload.encode() if isinstance(payload, str) else bytes(payload)
     lowered = {key.lower(): value for key, value in headers.items()}
     if "webhook-signature" in lowered:
         _verify_standard(body, lowered, secret, tolerance, time.time() if now is None else now)
-    elif "x-webhook-signature" in lowered:
+    elif "x-webhook-signature" in lowered and allow_legacy_signature:
         expected = copperx_signature(body, secret)
         if not hmac.compare_digest(expected, lowered["x-webhook-signature"].strip().lower()):
             raise WebhookVerificationError("x-webhook-signature does not match")
+    elif "x-webhook-signature" in lowered:
+        raise WebhookVerificationError(
+            "no webhook-signature header: x-webhook-signature alone has no timestamp and could be a replay"
+            " (accepted only with allow_legacy_signature=True)"
+        )
     else:
-        raise WebhookVerificationError("no webhook-signature or x-webhook-signature header")
+        raise WebhookVerificationError("no webhook-signature header")
     try:
         event: dict[str, Any] = json.loads(body)
     except ValueError as exc:
@@ -101,10 +114,10 @@ def _verify_standard(body: bytes, headers: Mapping[str, str], secret: str, toler
     raw_timestamp = headers.get("webhook-timestamp")
     if not message_id or not raw_timestamp:
         raise WebhookVerificationError("webhook-id and webhook-timestamp are required with webhook-signature")
-    try:
-        timestamp = int(raw_timestamp)
-    except ValueError:
-        raise WebhookVerificationError("webhook-timestamp is not an integer") from None
+    digits = raw_timestamp.strip()
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 20):  # Unix seconds, no signs or "_"
+        raise WebhookVerificationError("webhook-timestamp is not an integer")
+    timestamp = int(digits)
     if timestamp < now - tolerance:
         raise WebhookVerificationError("webhook-timestamp is too old")
     if timestamp > now + tolerance:

@@ -31,7 +31,6 @@ from kassa.logs import get_logger
 from kassa.webhooks import wake
 from kassa.webhooks.claims import Claim, any_due, claim_due
 from kassa.webhooks.config import DeliveryConfig
-from kassa.webhooks.guard import ensure_public
 from kassa.webhooks.http import HttpClient
 from kassa.webhooks.outcomes import Outcome, record_outcomes
 from kassa.webhooks.signing import signature_headers
@@ -198,9 +197,9 @@ class DeliveryWorker:
         headers["x-webhook-token"] = str(claim.endpoint_id)  # names the endpoint; never the secret
         started = time.perf_counter()
         try:
-            if claim.live:
-                await ensure_public(claim.url)
-            result = await asyncio.wait_for(client.post(claim.url, body, headers), self.config.timeout_seconds)
+            # Live mode: every address of the host must be public, and the request goes to a checked one.
+            posting = client.post(claim.url, body, headers, public_only=claim.live)
+            result = await asyncio.wait_for(posting, self.config.timeout_seconds)
         except TimeoutError:
             timed_out = f"no response within {self.config.timeout_seconds:g} s"
             return Outcome(claim, attempted_at, _elapsed_ms(started), error=timed_out)

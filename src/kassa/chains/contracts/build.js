@@ -5,7 +5,7 @@ const path = require("path");
 const solc = require(path.join(__dirname, "../../../../tools/node_modules/solc"));
 
 const sources = {};
-for (const file of ["KassaForwarder.sol", "KassaForwarderFactory.sol", "TestStablecoin.sol"]) {
+for (const file of ["KassaForwarder.sol", "KassaForwarderFactory.sol", "TestStablecoin.sol", "TestPriceFeed.sol"]) {
   sources[file] = { content: fs.readFileSync(path.join(__dirname, file), "utf8") };
 }
 const input = {

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from kassa.catalog.models import Price, Product
 from kassa.checkout.models import CheckoutSession
 from kassa.customers.schemas import Email
-from kassa.money import API_DECIMALS, ONE_UNIT
+from kassa.money import API_DECIMALS, MAX_UNIT_AMOUNT, ONE_UNIT
+from kassa.text import printable, text_problem
 
 Kind = Literal["text", "email", "phone", "numeric", "dropdown", "amount"]
 
@@ -199,8 +200,9 @@ def _amount_lines(session: CheckoutSession, prices: Mapping[uuid.UUID, Price]) -
             if price.custom_unit_min
             else f"The amount must be more than 0 {currency}.",
         }
-        if price.custom_unit_max is not None:
-            messages["max"] = f"The amount must be at most {format_plain(price.custom_unit_max)} {currency}."
+        # Without a maximum of its own, the most any amount may be (kassa.money): the session was priced for it.
+        high = price.custom_unit_max if price.custom_unit_max is not None else MAX_UNIT_AMOUNT
+        messages["max"] = f"The amount must be at most {format_plain(high)} {currency}."
         rule = _rule(
             f"amount_{li.position}",
             "Amount",
@@ -208,7 +210,7 @@ def _amount_lines(session: CheckoutSession, prices: Mapping[uuid.UUID, Price]) -
             True,
             pattern=AMOUNT_PATTERN,
             min_amount=low,
-            max_amount=price.custom_unit_max,
+            max_amount=high,
             autocomplete="off",
             messages=messages,
         )
@@ -227,6 +229,9 @@ def validate_field(rule: FieldRule, raw: str) -> tuple[str, str | None]:
     value = raw.strip()
     if not value:
         return "", rule.message("required") if rule.required else None
+    if text_problem(value):
+        # Server side only: a browser cannot type these, a hand-made request can (and a NUL breaks PostgreSQL).
+        return printable(value, TEXT_MAX_LENGTH), f"{rule.label} must not contain control characters."
     if rule.pattern is not None and not re.fullmatch(rule.pattern, value):
         return value, rule.message("pattern")
     if rule.min_length is not None and len(value) < rule.min_length:

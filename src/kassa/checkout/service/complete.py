@@ -1,8 +1,9 @@
 """Completion: runs exactly once per session, whoever calls it (watcher, auto-recover, the merchant).
 
 The status moves by one conditional UPDATE (`… WHERE status IN (sources)`): of any number of concurrent
-callers, one sees a row change and does the rest — redeem the promotion code, create or update the customer,
-write `checkout_session.completed` — in its transaction; the others see no row and do nothing.
+callers, one sees a row change and does the rest — turn the promotion code's reservation into a redemption,
+create or update the customer, write `checkout_session.completed` — in its transaction; the others see no row
+and do nothing.
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ from kassa.clock import Clock
 from kassa.customers.models import Customer
 from kassa.customers.schemas import CustomerCreate
 from kassa.customers.service import create_customer
-from kassa.discounts.redemption import PromotionCodeRejected, redeem_promotion_code
-from kassa.logs import get_logger
-
-log = get_logger("kassa.checkout")
+from kassa.discounts.redemption import redeem_reserved_promotion_code
 
 
 def complete_session(
@@ -59,22 +57,11 @@ def complete_session(
     session = db.get(CheckoutSession, session_id, populate_existing=True)
     assert session is not None
     principal = Principal.of(session.organization_id, session.mode)
-    _redeem(db, clock, principal, session)
+    if session.promotion_code_id is not None:
+        redeem_reserved_promotion_code(db, principal, session.promotion_code_id)
     _settle_customer(db, clock, principal, session)
     emit_session_event(db, clock, public_url, session, "checkout_session.completed")
     return True
-
-
-def _redeem(db: Session, clock: Clock, principal: Principal, session: CheckoutSession) -> None:
-    if session.promotion_code_id is None:
-        return
-    try:
-        redeem_promotion_code(db, clock, principal, session.promotion_code_id)
-    except PromotionCodeRejected as exc:
-        # The buyer has already paid the discounted amount on chain; the session completes, the code is not
-        # counted past its limit, and the session says so.
-        session.discount_redemption_failed = True
-        log.warning("promotion code not redeemed at completion", session_id=str(session.id), reason=exc.reason)
 
 
 def _settle_customer(db: Session, clock: Clock, principal: Principal, session: CheckoutSession) -> None:

@@ -23,7 +23,7 @@ from kassa.checkout.state import PaymentStatus, Status
 from kassa.clock import Clock
 from kassa.customers.service import get_customer
 from kassa.db.types import new_id
-from kassa.discounts.redemption import PromotionCodeRejected, validate_promotion_code
+from kassa.discounts.redemption import PromotionCodeRejected, reserve_promotion_code
 from kassa.errors import BadRequest, NotFound
 from kassa.jobs.queue import enqueue
 from kassa.payments.deposit import assign_addresses
@@ -134,11 +134,15 @@ def create_session(
 
 
 def _apply_default_code(db: Session, clock: Clock, principal: Principal, session: CheckoutSession, code: str) -> None:
+    """Reserve one redemption of the code for this session (released if it expires, redeemed if it completes)."""
     subtotal = sum((li.unit_amount or 0) * li.quantity for li in session.line_items)
     try:
-        applied = validate_promotion_code(db, clock, principal, code, amount=subtotal, currency=session.currency)
-    except PromotionCodeRejected:
-        return  # as the contract says: the session is created without the discount
+        applied = reserve_promotion_code(db, clock, principal, code, amount=subtotal, currency=session.currency)
+    except PromotionCodeRejected as exc:
+        if exc.reason == "limit_reached":
+            # Sessions compete for the last redemptions: the merchant must learn that this one lost.
+            raise BadRequest(f"defaultPromotionCode: {exc.sentence}", code=exc.code) from None
+        return  # as the contract says for an unknown or expired code: the session is created without it
     session.coupon_id = applied.coupon_id
     session.promotion_code_id = applied.promotion_code_id
     session.discount = discount_snapshot(applied)

@@ -1,4 +1,5 @@
-"""Expiry: at expiresAt (job and sweep) or on the merchant's request. Exactly once, by a conditional UPDATE."""
+"""Expiry: at expiresAt (job and sweep) or on the merchant's request. Exactly once, by a conditional UPDATE;
+the one caller that expires the session also releases the promotion code redemption it reserved."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from kassa.checkout.service.events import emit_session_event
 from kassa.checkout.service.queries import get_session
 from kassa.checkout.state import InvalidTransition, PaymentStatus, Status, Transition, next_status, sources_of
 from kassa.clock import Clock
+from kassa.discounts.redemption import release_promotion_code
 from kassa.jobs.queue import RetryLater
 
 
@@ -69,5 +71,7 @@ def _expire(db: Session, clock: Clock, session: CheckoutSession, public_url: str
     if result.rowcount != 1:
         return False
     db.refresh(session)
+    if session.promotion_code_id is not None:
+        release_promotion_code(db, Principal.of(session.organization_id, session.mode), session.promotion_code_id)
     emit_session_event(db, clock, public_url, session, "checkout_session.expired")
     return True
