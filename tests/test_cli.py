@@ -93,6 +93,16 @@ def test_serve_starts_on_a_fresh_data_dir(tmp_path: Path) -> None:
         key = json.loads(created.stdout)["apiKey"]
         org = httpx.get(f"http://127.0.0.1:{port}/api/v1/organization", headers={"Authorization": f"Bearer {key}"})
         assert org.json()["name"] == "Fresh"
+        output = log_path.read_text().splitlines()
+        # One human line first: where, what, on which database, chains, dev chain, docs.
+        assert output[0] == (
+            f"kassa serve (embedded: API, jobs and chain watchers in one process) at http://127.0.0.1:{port}"
+            f" | database sqlite:///{tmp_path}/kassa.db | chains: none enabled | dev chain off"
+            f" | docs http://127.0.0.1:{port}/docs"
+        )
+        # Not a terminal, so the logs are JSON lines.
+        requests = [json.loads(line) for line in output if line.startswith("{")]
+        assert {"path": "/api/v1/organization", "status": 200, "level": "info"}.items() <= requests[-1].items()
     finally:
         proc.terminate()
         proc.wait(timeout=30)

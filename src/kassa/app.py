@@ -16,6 +16,7 @@ from kassa.api import health
 from kassa.api.middleware import BodyGuardMiddleware, RequestIdMiddleware
 from kassa.api.runtime import Runtime
 from kassa.auth import endpoints as organization_endpoints
+from kassa.auth import me as me_endpoints
 from kassa.background import Background
 from kassa.catalog import endpoints as catalog_endpoints
 from kassa.chains.devnet import DevChain
@@ -35,6 +36,7 @@ from kassa.errors import (
 )
 from kassa.events import endpoints as event_endpoints
 from kassa.payments import endpoints as payment_endpoints
+from kassa.payments import intents as payment_intent_endpoints
 from kassa.prices import endpoints as price_endpoints
 from kassa.ratelimit import TokenBuckets
 from kassa.recursion import restore_recursion_limit
@@ -88,6 +90,7 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
     app.include_router(health.router)
     api_docs.install(app)
     app.include_router(organization_endpoints.router)
+    app.include_router(me_endpoints.router)
     for router in (
         customer_endpoints.router,
         catalog_endpoints.router,
@@ -98,6 +101,7 @@ def create_app(settings: Settings, database: Database | None = None, *, embedded
         webhook_endpoints.router,
         payment_endpoints.api,
         payment_endpoints.devnet,
+        payment_intent_endpoints.router,
         price_endpoints.router,
     ):
         app.include_router(router)

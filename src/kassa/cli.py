@@ -30,6 +30,18 @@ def _settings(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Settings:
     return settings
 
 
+def _announce(command: str, settings: Settings, *, listen_url: str | None, dev_chain: bool) -> None:
+    """Print the one-line summary of what this process runs (stdout, for the person who started it)."""
+    from kassa.chains.registry import build_registry
+    from kassa.startup import summary_line
+
+    try:
+        chains = build_registry(settings.file_config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(summary_line(command, settings, chains, listen_url=listen_url, dev_chain=dev_chain))
+
+
 @contextmanager
 def _database_errors() -> Iterator[None]:
     """A database that cannot be reached, or has no tables yet, as one clear line instead of a traceback."""
@@ -80,6 +92,7 @@ def serve(host: str, port: int, devnet: bool) -> None:
         settings = settings.with_overrides(devnet=True)
     with _database_errors():
         upgrade(settings.database_url)
+    _announce("serve", settings, listen_url=f"http://{host}:{port}", dev_chain=settings.devnet)
     run_server(settings, host, port, embedded=True)
 
 
@@ -90,7 +103,9 @@ def api(host: str, port: int) -> None:
     """Scale-out mode: a stateless API process (run `kassa migrate` first)."""
     from kassa.server import run_server
 
-    run_server(_settings(host, port), host, port, embedded=False)
+    settings = _settings(host, port)
+    _announce("api", settings, listen_url=f"http://{host}:{port}", dev_chain=settings.devnet)
+    run_server(settings, host, port, embedded=False)
 
 
 @main.command()
@@ -98,7 +113,9 @@ def worker() -> None:
     """Scale-out mode: a background job worker."""
     from kassa.jobs.worker import run_worker
 
-    run_worker(_settings())
+    settings = _settings()
+    _announce("worker", settings, listen_url=None, dev_chain=False)
+    run_worker(settings)
 
 
 @main.command()
@@ -124,6 +141,7 @@ def watcher() -> None:
     threads = start_chain_services(runtime, watchers=True)
     if not threads:
         raise click.ClickException("no chain is enabled: give chains an rpc_url and factory_address in KASSA_CONFIG")
+    _announce("watcher", settings, listen_url=None, dev_chain=False)
     stop.wait()
     for _, thread_stop in threads:
         thread_stop.set()

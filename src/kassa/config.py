@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -60,7 +61,10 @@ def load_settings(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     clock: Clock | None = None,
+    terminal: bool | None = None,
 ) -> Settings:
+    """`terminal` says whether a person watches the output (default: stdout and stderr are both terminals);
+    it picks the log format when KASSA_LOG_FORMAT is unset."""
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("KASSA_DATA_DIR", "./.kassa")).expanduser()
     database_url = env.get("KASSA_DATABASE_URL") or f"sqlite:///{(data_dir / 'kassa.db').as_posix()}"
@@ -95,11 +99,25 @@ def load_settings(
         database_url=database_url,
         public_url=public_url,
         log_level=log_level,
-        log_json=env.get("KASSA_LOG_FORMAT", "json") != "console",
+        log_json=_log_json(env.get("KASSA_LOG_FORMAT"), _on_terminal() if terminal is None else terminal),
         config_file=config_file,
         file_config=file_config,
         clock=clock or SystemClock(),
     )
+
+
+def _log_json(raw: str | None, terminal: bool) -> bool:
+    """JSON lines for machines, the console format for a person at a terminal; KASSA_LOG_FORMAT decides if set."""
+    if raw is None or raw == "":
+        return not terminal
+    if raw.lower() not in ("json", "console"):
+        raise ConfigError("KASSA_LOG_FORMAT must be json or console")
+    return raw.lower() == "json"
+
+
+def _on_terminal() -> bool:
+    # Logs go to stderr and summaries to stdout: console format only when both reach a person, never into a file.
+    return sys.stdout.isatty() and sys.stderr.isatty()
 
 
 def _normalise_database_url(url: str) -> str:

@@ -1,4 +1,5 @@
-"""Structured logs: JSON lines carrying the request id of the request that wrote them."""
+"""Structured logs carrying the request id of the request that wrote them: JSON lines, or readable console
+lines for a person at a terminal (the settings choose, `kassa.config`)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ from kassa.text import text_problem
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = get_logger("kassa.http")
+# Requests logged at DEBUG instead of INFO.
+QUIET_PATHS = frozenset({"/devnet/rpc"})
 
 
 class RequestIdMiddleware:
@@ -45,7 +47,9 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
+            # The dev chain's JSON-RPC is polled by wallets and pages many times a minute: DEBUG keeps it out of sight.
+            log_at = log.debug if scope["path"] in QUIET_PATHS else log.info
+            log_at(
                 "request",
                 method=scope["method"],
                 path=scope["path"],

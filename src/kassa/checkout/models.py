@@ -60,13 +60,16 @@ class CheckoutSession(OwnedMixin, Base):
     shipping_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     billing_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     custom_field_values: Mapped[dict[str, str] | None] = mapped_column(JSON)
-    payment_intent_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, default=new_id)
+    payment_intent_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, default=new_id, index=True)
     payment_intent_status: Mapped[str] = mapped_column(String(24), nullable=False)
     subscription_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     payment_link_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A refund the merchant made outside Kassa and recorded with POST /payment-intents/{id}/mark-as-refund.
+    marked_refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mark_refunded_comment: Mapped[str | None] = mapped_column(Text)
 
     line_items: Mapped[list[CheckoutLineItem]] = relationship(
         back_populates="session", order_by="CheckoutLineItem.position", lazy="selectin", cascade="all"

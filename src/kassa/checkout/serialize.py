@@ -179,7 +179,7 @@ def slim_dict(public_url: str, session: CheckoutSession) -> dict[str, Any]:
         "paymentSetting": session.payment_setting,
         "paymentMethodTypes": ["wallet"],
         "isManualPayment": False,
-        "isMarkRefunded": False,
+        "isMarkRefunded": session.marked_refunded_at is not None,
     }
 
 
@@ -306,4 +306,8 @@ def _payment_intent(session: CheckoutSession) -> dict[str, Any]:
         "paymentMethodTypes": ["wallet"],
         "transactions": [],  # filled by session_dicts
         "canceledAt": _ts(session.canceled_at),
+        # A refund made outside Kassa, recorded by the merchant (POST /payment-intents/{id}/mark-as-refund).
+        "isMarkRefunded": session.marked_refunded_at is not None,
+        "markRefundedAt": _ts(session.marked_refunded_at),
+        "markRefundedComment": session.mark_refunded_comment,
     }
