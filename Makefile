@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two stamps: `make serve` installs what the server needs; tests, lint and type checks add the dev tools.
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.installed-stamp
 # The coverage gate of the whole suite (measured 91 % of lines); `make test COVERAGE= PYTEST_ARGS=…` for a subset.
 COVERAGE ?= --cov=kassa --cov-report=term:skip-covered --cov-fail-under=90
@@ -16,14 +18,18 @@ $(TOOLS_STAMP): tools/package.json tools/package-lock.json
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
 	touch $(TOOLS_STAMP)
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Kassa needs Python 3.11 or newer"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-serve: setup
+serve: $(RUNTIME_STAMP)
 	$(BIN)/kassa serve --devnet
 
 test: setup $(TOOLS_STAMP)
