@@ -154,6 +154,34 @@ def test_reorged_transfer_reincluded_in_another_block_is_credited_once(
     assert event_types(live, session["id"]) == ["checkout_session.partially_paid", "checkout_session.completed"]
 
 
+def test_the_payment_that_completed_a_session_reincluded_elsewhere_is_not_reported_as_extra(
+    live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher
+) -> None:
+    """The transfer that paid for the order, moved to another block by a reorg, is still that payment: not a
+    payment after completion that the merchant would be told to refund."""
+    session = chain_session(live, shop, chain)
+    watcher.step()
+    before = chain.snapshot()
+    raw = signed_transfer(chain, chain.usdc, 1, address_of(session), 10_000_000)
+    tx = send_raw(chain, raw)
+    chain.mine(CONFIRMATIONS)
+    watcher.step()
+    assert get(shop, session["id"])["status"] == "complete"
+    chain.mine(2)
+
+    chain.revert(before)
+    chain.mine(2)
+    assert send_raw(chain, raw) == tx
+    chain.mine(CONFIRMATIONS + 4)
+    watcher.step()
+
+    body = get(shop, session["id"])
+    assert (body["status"], body["amountReceived"]) == ("complete", str(10 * USDC))
+    [transaction] = body["paymentIntent"]["transactions"]
+    assert (transaction["transactionHash"], transaction["kind"]) == (tx, "payment")
+    assert event_types(live, session["id"]) == ["checkout_session.completed"]
+
+
 def test_reorged_transfer_that_comes_back_later_counts_again_once(
     live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher
 ) -> None:

@@ -51,6 +51,9 @@ def test_a_description_may_span_lines_but_holds_no_other_control_character(shop:
     assert resp.json()["description"] == "Line one\r\nLine\ttwo"
     assert_field_error(shop.http.post("/api/v1/products", json={"name": "Mug", "description": "a\x00b"}), "description")
     assert_field_error(shop.http.post("/api/v1/products", json={"name": "Mug\nMug"}), "name")
+    # Only a resource's own description is multi-line text; a metadata key that happens to be named so is not.
+    resp = shop.http.post("/api/v1/products", json={"name": "Mug", "metadata": {"description": "a\tb"}})
+    assert_field_error(resp, "metadata.description")
 
 
 @pytest.mark.parametrize("url_field", ["successUrl", "cancelUrl"])

@@ -143,12 +143,17 @@ def _finite_float(text: str) -> float:
 
 
 def _problems(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
-    """Every string of the document, keys included, against the text rules."""
+    """Every string of the document, keys included, against the text rules.
+
+    Only strings and containers are pushed (numbers, booleans and nulls in a long array cost one isinstance each),
+    and a field's path is built only when it is pushed. A field named `description` is multi-line text unless it
+    sits in metadata, whose values are free-form single-line strings.
+    """
     stack: list[tuple[Any, tuple[str, ...]]] = [(value, path)]
     while stack:
         item, where = stack.pop()
         if isinstance(item, str):
-            multiline = bool(where) and where[-1] in MULTILINE_FIELDS
+            multiline = bool(where) and where[-1] in MULTILINE_FIELDS and "metadata" not in where
             if problem := text_problem(item, multiline=multiline):
                 yield where, problem
         elif isinstance(item, dict):
@@ -156,9 +161,14 @@ def _problems(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ..
                 if problem := text_problem(key):
                     yield (*where, printable(key)), problem + " (in the key)"
             # Pushed in reverse, so the first offending field in the document is the one reported.
-            stack.extend((item[key], (*where, key)) for key in reversed(item))
+            stack.extend((item[key], (*where, key)) for key in reversed(item) if isinstance(item[key], _WALKED))
         elif isinstance(item, list):
-            stack.extend((item[i], (*where, str(i))) for i in range(len(item) - 1, -1, -1))
+            stack.extend(
+                (item[i], (*where, str(i))) for i in range(len(item) - 1, -1, -1) if isinstance(item[i], _WALKED)
+            )
+
+
+_WALKED = (str, dict, list)
 
 
 def _name(path: tuple[str, ...]) -> str:

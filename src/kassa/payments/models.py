@@ -70,6 +70,7 @@ class ChainTransfer(IdMixin, TimestampMixin, Base):
     state: Mapped[str] = mapped_column(String(10), nullable=False)
     # payment (counts towards its session) | late | wrong_currency | after_completion (recorded, reported only)
     kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    # When it was first confirmed; kept when a reorg sends it back to pending (see recording.py).
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

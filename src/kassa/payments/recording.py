@@ -144,7 +144,9 @@ def _record_one(
                 block.hash,
                 block.timestamp,
             )
-            existing.state, existing.confirmed_at, existing.updated_at = "pending", None, now
+            # confirmed_at stays: it is when the transfer was first confirmed (and counted), which is how a
+            # completed session tells the payment it took from one that came after it.
+            existing.state, existing.updated_at = "pending", now
         return None
     session = db.get(CheckoutSession, deposit.session_id)
     assert session is not None

@@ -72,7 +72,8 @@ def recover(db: Session, clock: Clock, public_url: str, chain: Chain, view: Chai
     sessions: set[uuid.UUID] = set()
     for transfer in transfers:
         if transfer.state == "pending" and view.canonical and view.confirmations >= chain.confirmations:
-            transfer.state, transfer.confirmed_at, transfer.updated_at = "confirmed", clock.now(), clock.now()
+            transfer.state, transfer.updated_at = "confirmed", clock.now()
+            transfer.confirmed_at = transfer.confirmed_at or clock.now()  # the first confirmation, kept over reorgs
             sessions.add(transfer.session_id)
     db.flush()
     for session_id in sessions:

@@ -292,7 +292,8 @@ class ChainWatcher:
                     transfer = db.get(ChainTransfer, transfer_id)
                     if transfer is None or transfer.state != "pending":
                         continue
-                    transfer.state, transfer.confirmed_at, transfer.updated_at = "confirmed", now, now
+                    transfer.state, transfer.updated_at = "confirmed", now
+                    transfer.confirmed_at = transfer.confirmed_at or now  # the first confirmation, kept over reorgs
                     confirmed += 1
                 credit_session(db, self.settings.clock, self.settings.public_url, session_id)
         except Exception as exc:  # isolate whatever went wrong to this session (the savepoint is rolled back)
@@ -368,7 +369,11 @@ class ChainWatcher:
         # Rescan from just before the orphaned block: the transfer may have been re-included elsewhere.
         db.execute(
             update(ChainCursor)
-            .where(ChainCursor.chain_id == self.chain.id, ChainCursor.last_block >= lowest)
+            .where(
+                ChainCursor.chain_id == self.chain.id,
+                ChainCursor.lease_owner == self.owner,
+                ChainCursor.last_block >= lowest,
+            )
             .values(last_block=lowest - 1, last_block_hash=None, updated_at=now)
         )
 
