@@ -116,16 +116,25 @@ def test_reorged_part_payment_no_longer_counts(
     ]
 
 
-def test_reorged_transfer_reincluded_in_another_block_is_credited_once(
-    live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher
-) -> None:
+def confirmed_signed_payment(
+    live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher, raw_amount: int
+) -> tuple[dict[str, Any], Any, str, str]:
+    """A session paid `raw_amount` by a signed transfer, confirmed and seen by the watcher: (session, the snapshot
+    taken just before the transfer, the raw signed transaction to send again on a fork, its hash)."""
     session = chain_session(live, shop, chain)
     watcher.step()
     before = chain.snapshot()
-    raw = signed_transfer(chain, chain.usdc, 1, address_of(session), 6_000_000)
+    raw = signed_transfer(chain, chain.usdc, 1, address_of(session), raw_amount)
     tx = send_raw(chain, raw)
     chain.mine(CONFIRMATIONS)
     watcher.step()
+    return session, before, raw, tx
+
+
+def test_reorged_transfer_reincluded_in_another_block_is_credited_once(
+    live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher
+) -> None:
+    session, before, raw, tx = confirmed_signed_payment(live, shop, chain, watcher, 6_000_000)
     [(_, state, first_block)] = transfer_states(live, session["id"])
     assert state == "confirmed"
     assert get(shop, session["id"])["amountReceived"] == str(6 * USDC)
@@ -159,13 +168,7 @@ def test_the_payment_that_completed_a_session_reincluded_elsewhere_is_not_report
 ) -> None:
     """The transfer that paid for the order, moved to another block by a reorg, is still that payment: not a
     payment after completion that the merchant would be told to refund."""
-    session = chain_session(live, shop, chain)
-    watcher.step()
-    before = chain.snapshot()
-    raw = signed_transfer(chain, chain.usdc, 1, address_of(session), 10_000_000)
-    tx = send_raw(chain, raw)
-    chain.mine(CONFIRMATIONS)
-    watcher.step()
+    session, before, raw, tx = confirmed_signed_payment(live, shop, chain, watcher, 10_000_000)
     assert get(shop, session["id"])["status"] == "complete"
     chain.mine(2)
 
@@ -185,13 +188,7 @@ def test_the_payment_that_completed_a_session_reincluded_elsewhere_is_not_report
 def test_reorged_transfer_that_comes_back_later_counts_again_once(
     live: LiveServer, shop: Merchant, chain: TestChain, watcher: ChainWatcher
 ) -> None:
-    session = chain_session(live, shop, chain)
-    watcher.step()
-    before = chain.snapshot()
-    raw = signed_transfer(chain, chain.usdc, 1, address_of(session), 6_000_000)
-    tx = send_raw(chain, raw)
-    chain.mine(CONFIRMATIONS)
-    watcher.step()
+    session, before, raw, tx = confirmed_signed_payment(live, shop, chain, watcher, 6_000_000)
     chain.revert(before)
     chain.mine(CONFIRMATIONS + 4)
     assert watcher.step().reorged == 1  # gone, as far as anyone can tell

@@ -16,20 +16,17 @@ import pytest
 from sqlalchemy import select
 
 from chain_harness import AnvilChain, DevnetChain, TestChain
-from factories import USDC, make_price
-from kassa.auth.keys import Principal
+from chain_sessions import MERCHANT, address_of, chain_session, event_types, get
+from factories import USDC
 from kassa.chains.devnet import RpcError
 from kassa.chains.rpc import to_int
-from kassa.checkout.schemas import SessionCreate
-from kassa.checkout.service.create import DEFAULT_LIFETIME, create_session
+from kassa.checkout.service.create import DEFAULT_LIFETIME
 from kassa.checkout.service.expire import expire_if_due
-from kassa.events.service import events_for
 from kassa.payments.guards import MAX_WAIT
 from kassa.payments.recording import block_info_from
 from kassa.payments.watcher import ChainWatcher
 from support import LiveServer, Merchant
 
-MERCHANT = "0x" + "5e" * 20
 CONFIRMATIONS = 3
 RACE_ROUNDS = 6
 EXPIRERS = 3
@@ -48,38 +45,6 @@ def chain(request: pytest.FixtureRequest) -> Iterator[TestChain]:
 def watcher(live: LiveServer, chain: TestChain) -> ChainWatcher:
     # One owner per chain and database, as one long-lived watcher process would be.
     return ChainWatcher(live.settings, live.database, chain.chain, chain.rpc, owner=f"scenario-{chain.chain.id}")
-
-
-def chain_session(live: LiveServer, shop: Merchant, chain: TestChain, *, amount: int = 10 * USDC) -> dict[str, Any]:
-    price = make_price(shop, amount=amount)
-    data = SessionCreate.model_validate(
-        {
-            "successUrl": "https://shop.example.com/ok",
-            "lineItems": {"data": [{"priceId": price["id"]}]},
-            "paymentSetting": {"allowedChains": [{"chainId": chain.chain.id, "withdrawalAddress": MERCHANT}]},
-        }
-    )
-    registry = live.runtime.chains.with_chain(chain.chain)
-    with live.database.write_sessions() as db:
-        session = create_session(db, live.clock, Principal.of(shop.organization_id, "test"), registry, data)
-        db.commit()
-        session_id = session.id
-    return get(shop, str(session_id))
-
-
-def get(shop: Merchant, session_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = shop.http.get(f"/api/v1/checkout/sessions/{session_id}").json()
-    return body
-
-
-def address_of(session: dict[str, Any]) -> str:
-    [address] = session["addresses"]
-    return str(address["paymentAddress"])
-
-
-def event_types(live: LiveServer, session_id: str) -> list[str]:
-    with live.database.read_sessions() as db:
-        return [e.type for e in events_for(db, uuid.UUID(session_id))]
 
 
 def confirm(chain: TestChain, watcher: ChainWatcher) -> None:
